@@ -1,0 +1,33 @@
+# Two targets make the quick start: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test lint typecheck clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test,plot]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# The main job on a bundled capture: validate a real Linux-kernel MPTCP trace.
+demo: $(STAMP)
+	$(BIN)/mptcpspec validate traces/join-second-path.pcap
+
+lint: $(STAMP)
+	$(BIN)/ruff check mptcpspec tests bench
+	$(BIN)/ruff format --check mptcpspec tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+# Lint, types, then the whole test suite (root-only tests skip with a reason elsewhere).
+test: lint typecheck
+	$(BIN)/pytest -q
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
