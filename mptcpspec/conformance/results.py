@@ -6,7 +6,7 @@ and the CLI.  Plain frozen data: no formatting here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..spec.rules import Finding, Verdict
 
@@ -102,7 +102,6 @@ class FileReport:
     notes: tuple[Note, ...] = ()
     error: str | None = None
     seconds: float = 0.0
-    extra: dict[str, object] = field(default_factory=dict)
 
     @property
     def violations(self) -> int:
