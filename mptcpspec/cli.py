@@ -1,0 +1,250 @@
+"""The ``mptcpspec`` command: parse arguments, call the library, format the result.
+
+Every failure the user can cause (a missing file, a file that is not a capture, a bad argument) ends
+in one line on stderr and exit status 2; no tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from . import __version__
+from .spec.errors import MptcpError
+
+__all__ = ["main"]
+
+EXIT_OK = 0
+EXIT_VIOLATION = 1
+EXIT_UNUSABLE = 2
+
+
+class UsageError(Exception):
+    """A problem with what the user asked for; printed as one line, exit status 2."""
+
+
+def _int(text: str) -> int:
+    """An integer in decimal or with a 0x prefix (keys, tokens and nonces are usually hex)."""
+    try:
+        return int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r} (use decimal or 0x-prefixed hex)") from None
+
+
+# --- decode -------------------------------------------------------------------------------------
+
+
+def _cmd_decode(args: argparse.Namespace, out: TextIO) -> int:
+    from .capture import open_capture
+    from .decode import segment_line, segment_record
+
+    reader = open_capture(args.file)
+    for segment in reader.segments(mptcp_only=True):
+        if not (segment.mptcp or segment.option_errors):
+            continue
+        if args.json:
+            out.write(json.dumps(segment_record(segment)) + "\n")
+        else:
+            out.write(segment_line(segment) + "\n")
+    for note in reader.notes:
+        if args.json:
+            out.write(json.dumps({"note": note.kind, "frame": note.frame, "message": note.message}) + "\n")
+        else:
+            out.write(f"note: frame {note.frame}: {note.kind}: {note.message}\n")
+    return EXIT_OK
+
+
+# --- crypto -------------------------------------------------------------------------------------
+
+
+def _cmd_crypto(args: argparse.Namespace, out: TextIO) -> int:
+    from .spec import crypto
+
+    version = 0 if args.v0 else 1
+    if args.what == "token":
+        out.write(f"0x{crypto.key_token(args.key, version):08x}\n")
+    elif args.what == "idsn":
+        out.write(f"0x{crypto.key_idsn(args.key, version):016x}\n")
+    elif args.what == "join-synack":
+        value = crypto.join_synack_hmac(args.key_b, args.key_a, args.nonce_b, args.nonce_a, version)
+        out.write(f"0x{value:016x}\n")
+    elif args.what == "join-ack":
+        digest = crypto.join_ack_hmac(args.key_a, args.key_b, args.nonce_a, args.nonce_b, version)
+        out.write(digest.hex() + "\n")
+    else:
+        value = crypto.add_addr_hmac(args.key_sender, args.key_receiver, args.address_id, args.address, args.port)
+        out.write(f"0x{value:016x}\n")
+    return EXIT_OK
+
+
+def _add_crypto_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    crypto = sub.add_parser("crypto", help="reference values: tokens, IDSNs, HMACs (RFC 8684 §3.1, §3.2, §3.4.1)")
+    kinds = crypto.add_subparsers(dest="what", required=True, metavar="WHAT")
+
+    def kind(name: str, text: str) -> argparse.ArgumentParser:
+        p = kinds.add_parser(name, help=text, description=text)
+        p.add_argument("--v0", action="store_true", help="RFC 6824 (SHA-1) instead of RFC 8684 (SHA-256)")
+        return p
+
+    for name, text in (("token", "the 32-bit token of a 64-bit key"), ("idsn", "the 64-bit IDSN of a key")):
+        kind(name, text).add_argument("key", type=_int)
+    synack = kind("join-synack", "truncated 64-bit HMAC of the MP_JOIN SYN/ACK, sent by the listener B")
+    ack = kind("join-ack", "160-bit HMAC of the MP_JOIN third ACK, sent by the initiator A")
+    for p in (synack, ack):
+        for field in ("key_a", "key_b", "nonce_a", "nonce_b"):
+            p.add_argument(f"--{field.replace('_', '-')}", dest=field, type=_int, required=True)
+    add_addr = kind("add-addr", "truncated 64-bit HMAC of a v1 ADD_ADDR")
+    add_addr.add_argument("--key-sender", type=_int, required=True)
+    add_addr.add_argument("--key-receiver", type=_int, required=True)
+    add_addr.add_argument("--address-id", type=_int, required=True)
+    add_addr.add_argument("--address", required=True)
+    add_addr.add_argument("--port", type=_int, default=None)
+    crypto.set_defaults(handler=_cmd_crypto)
+
+
+# --- rules / explain ------------------------------------------------------------------------------
+
+
+def _cmd_rules(args: argparse.Namespace, out: TextIO) -> int:
+    from .spec.catalogue import CATALOGUE
+
+    rules = sorted(CATALOGUE.values(), key=lambda r: r.id)
+    width = max(len(r.id) for r in rules)
+    for rule in rules:
+        out.write(f"{rule.id:<{width}}  {rule.level.value:<6}  {rule.citation:<16}  {rule.summary}\n")
+    out.write(f"{len(rules)} rules\n")
+    return EXIT_OK
+
+
+def _cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
+    from .spec.catalogue import CATALOGUE
+
+    rule = CATALOGUE.get(args.rule)
+    if rule is None:
+        close = [r for r in sorted(CATALOGUE) if args.rule in r]
+        hint = f" (did you mean: {', '.join(close[:5])})" if close else " (see `mptcpspec rules`)"
+        raise UsageError(f"no rule {args.rule!r}{hint}")
+    out.write(f"{rule.id}: {rule.summary}\n  level: {rule.level.value}\n  where: {rule.citation}\n")
+    return EXIT_OK
+
+
+# --- validate -------------------------------------------------------------------------------------
+
+
+def _cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
+    from .conformance import report
+    from .conformance.replay import validate_file
+    from .conformance.selection import parse_rule_selection
+
+    try:
+        selection = parse_rule_selection(args.rules) if args.rules else None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    reports = [validate_file(path, strict=args.strict, rules=selection) for path in args.files]
+    if args.format == "json":
+        out.write(report.to_json(reports) + "\n")
+    else:
+        out.write(report.to_text(reports))
+    if args.junit:
+        Path(args.junit).write_text(report.to_junit(reports), encoding="utf-8")
+    if args.annotate:
+        if len(reports) != 1:
+            raise UsageError("--annotate takes exactly one input capture")
+        report.annotate(reports[0], args.annotate)
+    if any(r.error for r in reports):
+        return EXIT_UNUSABLE
+    return EXIT_VIOLATION if any(r.violations for r in reports) else EXIT_OK
+
+
+# --- capture ----------------------------------------------------------------------------------------
+
+
+def _cmd_capture(args: argparse.Namespace, out: TextIO) -> int:
+    from .conformance.stacks import scenarios
+
+    if args.list or not args.scenarios:
+        for name, scenario in scenarios.SCENARIOS.items():
+            out.write(f"{name:<22} {scenario.description}\n")
+        return EXIT_OK
+    unknown = [n for n in args.scenarios if n not in scenarios.SCENARIOS]
+    if unknown:
+        raise UsageError(f"unknown scenario(s): {', '.join(unknown)} (see `mptcpspec capture --list`)")
+    reason = scenarios.root_unavailable_reason()
+    if reason:
+        raise UsageError(f"capture needs root, network namespaces and kernel MPTCP: {reason}")
+    if args.out is None:
+        raise UsageError("--out DIR is required")
+    results = scenarios.capture_scenarios(args.scenarios, Path(args.out), log=lambda m: print(m, file=sys.stderr))
+    for result in results:
+        out.write(f"{result.name}: {result.pcap}\n")
+    return EXIT_OK
+
+
+# --- the parser -------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line; each subcommand sets ``handler``."""
+    parser = argparse.ArgumentParser(
+        prog="mptcpspec",
+        description="An executable specification of Multipath TCP (RFC 8684, RFC 6824): check captures, "
+        "compute reference values, capture the Linux kernel.",
+    )
+    parser.add_argument("--version", action="version", version=f"mptcpspec {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    validate = sub.add_parser("validate", help="check captures against the spec; exit 1 on any violation")
+    validate.add_argument("files", nargs="+", metavar="FILE")
+    validate.add_argument("--format", choices=("text", "json"), default="text")
+    validate.add_argument("--junit", metavar="FILE", help="also write JUnit XML here")
+    validate.add_argument("--annotate", metavar="OUT.pcapng", help="write the capture with findings as comments")
+    validate.add_argument("--rules", metavar="PATTERNS", help="select/ignore rules: 'dss.*,-dss.checksum'")
+    validate.add_argument("--strict", action="store_true", help="report SHOULD deviations as violations")
+    validate.set_defaults(handler=_cmd_validate)
+
+    decode = sub.add_parser("decode", help="print every segment that carries MPTCP options")
+    decode.add_argument("file", metavar="FILE")
+    decode.add_argument("--json", action="store_true", help="one JSON object per line")
+    decode.set_defaults(handler=_cmd_decode)
+
+    _add_crypto_parser(sub)
+
+    rules = sub.add_parser("rules", help="list the rule catalogue")
+    rules.set_defaults(handler=_cmd_rules)
+    explain = sub.add_parser("explain", help="explain one rule")
+    explain.add_argument("rule", metavar="RULE")
+    explain.set_defaults(handler=_cmd_explain)
+
+    capture = sub.add_parser("capture", help="capture Linux-kernel MPTCP scenarios in network namespaces (root)")
+    capture.add_argument("scenarios", nargs="*", metavar="SCENARIO")
+    capture.add_argument("--out", metavar="DIR")
+    capture.add_argument("--list", action="store_true", help="list the scenarios")
+    capture.set_defaults(handler=_cmd_capture)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Callable[[argparse.Namespace, TextIO], int] = args.handler
+    try:
+        return handler(args, out or sys.stdout)
+    except (UsageError, MptcpError) as exc:
+        print(f"mptcpspec: error: {exc}", file=sys.stderr)
+    except BrokenPipeError:
+        pass
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"mptcpspec: error: {where}{exc.strerror or exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("mptcpspec: interrupted", file=sys.stderr)
+    return EXIT_UNUSABLE
+
+
+if __name__ == "__main__":
+    sys.exit(main())
