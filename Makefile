@@ -4,15 +4,18 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck clean
+.PHONY: install system-deps demo test lint typecheck clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test,plot]'
+	$(BIN)/pip install -q -e '.[test,plot,dask]'
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Debian packages for the capture tool and the tests that drive the kernel (root only; else skips).
+system-deps:
+	@scripts/system-deps
 
 # The main job on a bundled capture: validate a real Linux-kernel MPTCP trace.
 demo: $(STAMP)
@@ -26,7 +29,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # Lint, types, then the whole test suite (root-only tests skip with a reason elsewhere).
-test: lint typecheck
+test: system-deps lint typecheck
 	$(BIN)/pytest -q
 
 clean:
