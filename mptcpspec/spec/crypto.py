@@ -44,12 +44,12 @@ def _key_digest(key: int, version: int) -> bytes:
 
 
 def key_token(key: int, version: int = 1) -> int:
-    """The 32-bit token of ``key``: the most significant 32 bits of its hash (RFC 8684 §3.1, RFC 6824 §3.1)."""
+    """The 32-bit token of ``key``: the most significant 32 bits of its hash (RFC 8684 §3.1)."""
     return int.from_bytes(_key_digest(key, version)[:4], "big")
 
 
 def key_idsn(key: int, version: int = 1) -> int:
-    """The 64-bit initial data sequence number of ``key``: the least significant 64 bits of its hash (§3.1)."""
+    """The 64-bit initial data sequence number of ``key``: the low 64 bits of its hash (§3.1)."""
     return int.from_bytes(_key_digest(key, version)[-8:], "big")
 
 
