@@ -1,0 +1,188 @@
+"""IPv4, IPv6 and TCP headers -> ``Segment``: the reader's hot path.
+
+Headers are decoded with precompiled ``struct.Struct``s straight from the captured bytes.  A packet
+that is not TCP is counted and dropped without a note; a packet whose headers are cut, inconsistent
+or fragmented gets a ``CaptureNote``.  ``payload_len`` comes from the IP length fields, so a packet
+cut by the snapshot length keeps its true length and a shorter ``payload``.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+
+from ..spec.errors import OptionError
+from ..spec.options import MptcpOption, scan_tcp_options
+from ..spec.segment import Segment
+from .notes import NoteKind, NoteLog
+
+__all__ = ["PacketDecoder"]
+
+_IPV4 = struct.Struct("!2xH2xH4x4s4s")  # total length, flags+fragment offset, source, destination
+_IPV6 = struct.Struct("!4xHBx16s16s")  # payload length, next header, source, destination
+_TCP = struct.Struct("!HHIIBBH")  # ports, seq, ack, data offset, flags, window
+_TCP_PROTO = 6
+_IPV6_EXTENSIONS = frozenset({0, 43, 60})  # hop-by-hop, routing, destination options: (len + 1) * 8
+_IPV6_FRAGMENT, _IPV6_AH = 44, 51
+_MAX_NAMES = 1 << 16
+
+_Ip = tuple[int, int, bytes, bytes]
+"""(offset of the TCP header, end of the IP payload, raw source address, raw destination address)."""
+
+
+class PacketDecoder:
+    """Turns IP packets into Segments for one pass over a capture.
+
+    With ``mptcp_only`` it keeps the set of flows (both directions) in which an MPTCP option has been
+    seen and drops every other segment before building it; a flow counts from its first MPTCP option.
+    ``non_tcp`` counts packets dropped because they carry no TCP.
+    """
+
+    def __init__(self, notes: NoteLog, *, mptcp_only: bool = False) -> None:
+        self.notes = notes
+        self.mptcp_only = mptcp_only
+        self.mptcp_flows: set[tuple[bytes, int, bytes, int]] = set()
+        self.non_tcp = 0
+        self._names: dict[bytes, str] = {}
+
+    def decode(self, frame: int, time: float, data: bytes, off: int) -> Segment | None:
+        """The Segment in the IP packet at ``data[off:]``, or None (not TCP, skipped, noted)."""
+        version = data[off] >> 4 if len(data) > off else 0
+        if version == 4:
+            ip = self._ipv4(frame, data, off)
+        elif version == 6:
+            ip = self._ipv6(frame, data, off)
+        else:
+            self.non_tcp += 1
+            return None
+        return None if ip is None else self._tcp(frame, time, version, data, ip)
+
+    def _ipv4(self, frame: int, data: bytes, off: int) -> _Ip | None:
+        """RFC 791 header: IHL for options, total length, fragments (only a first one is decoded)."""
+        if len(data) < off + 20:
+            self._cut(frame, data, off + 9, off + 20, "IPv4 header")
+            return None
+        if data[off + 9] != _TCP_PROTO:
+            self.non_tcp += 1
+            return None
+        ihl = (data[off] & 0x0F) * 4
+        total, fragment, src, dst = _IPV4.unpack_from(data, off)
+        if ihl < 20 or (total and total < ihl):
+            self.notes.add(frame, NoteKind.BAD_IP_HEADER, f"IPv4 header length {ihl}, total length {total}")
+            return None
+        if fragment & 0x3FFF and not self._first_fragment(frame, fragment & 0x1FFF):
+            return None
+        if len(data) < off + ihl:
+            self._cut(frame, data, -1, off + ihl, "IPv4 options")
+            return None
+        return off + ihl, off + (total or self._length_zero(frame, data, off)), src, dst
+
+    def _ipv6(self, frame: int, data: bytes, off: int) -> _Ip | None:
+        """RFC 8200 header and extension headers (hop-by-hop, routing, destination, fragment, AH)."""
+        if len(data) < off + 40:
+            self._cut(frame, data, -1, off + 40, "IPv6 header")
+            return None
+        length, proto, src, dst = _IPV6.unpack_from(data, off)
+        end = off + 40 + (length or self._length_zero(frame, data, off + 40))
+        at = off + 40
+        while proto != _TCP_PROTO:
+            if proto not in _IPV6_EXTENSIONS and proto not in (_IPV6_FRAGMENT, _IPV6_AH):
+                self.non_tcp += 1
+                return None
+            if len(data) < at + 8:
+                self._cut(frame, data, -1, at + 8, "IPv6 extension header")
+                return None
+            if proto == _IPV6_FRAGMENT:
+                fragment = int.from_bytes(data[at + 2 : at + 4], "big")
+                if fragment & 0xFFF9 and not self._first_fragment(frame, fragment >> 3):
+                    return None
+                size = 8
+            else:
+                size = (data[at + 1] + 2) * 4 if proto == _IPV6_AH else (data[at + 1] + 1) * 8
+            proto = data[at]
+            at += size
+        return at, end, src, dst
+
+    def _tcp(self, frame: int, time: float, version: int, data: bytes, ip: _Ip) -> Segment | None:
+        """RFC 9293 header: data offset, options (MPTCP ones parsed), payload up to the IP length."""
+        at, end, src, dst = ip
+        if len(data) < at + 20:
+            self._cut(frame, data, -1, at + 20, "TCP header")
+            return None
+        sport, dport, seq, ack, offset, flags, window = _TCP.unpack_from(data, at)
+        header = (offset >> 4) * 4
+        if header < 20 or at + header > end:
+            message = f"TCP data offset {header}, {end - at} bytes of IP payload"
+            self.notes.add(frame, NoteKind.BAD_TCP_HEADER, message)
+            return None
+        if len(data) < at + header:
+            self._cut(frame, data, -1, at + header, "TCP options")
+            return None
+        options = data[at + 20 : at + header]
+        mptcp: tuple[MptcpOption, ...] = ()
+        errors: tuple[OptionError, ...] = ()
+        if b"\x1e" in options:
+            mptcp, errors = scan_tcp_options(options)
+        if self.mptcp_only and not self._in_mptcp_flow((src, sport, dst, dport), bool(mptcp or errors)):
+            return None
+        payload = data[at + header : end]
+        src_name, dst_name = self._name(src), self._name(dst)
+        return Segment(
+            frame,
+            time,
+            version,
+            src_name,
+            dst_name,
+            sport,
+            dport,
+            seq,
+            ack,
+            flags,
+            window,
+            end - at - header,
+            payload,
+            options,
+            mptcp,
+            errors,
+        )
+
+    def _in_mptcp_flow(self, key: tuple[bytes, int, bytes, int], has_mptcp: bool) -> bool:
+        """Whether the flow is known MPTCP; a segment with an MPTCP option makes it so (both ways)."""
+        if key in self.mptcp_flows:
+            return True
+        if has_mptcp:
+            self.mptcp_flows.add(key)
+            self.mptcp_flows.add((key[2], key[3], key[0], key[1]))
+        return has_mptcp
+
+    def _first_fragment(self, frame: int, offset_units: int) -> bool:
+        """Note an IP fragment; True when it is the first one (offset 0), whose TCP header is decoded."""
+        if offset_units:
+            self.notes.add(
+                frame, NoteKind.IP_FRAGMENT, f"IP fragment at offset {offset_units * 8} not decoded"
+            )
+            return False
+        self.notes.add(frame, NoteKind.IP_FRAGMENT, "first IP fragment: its payload length only")
+        return True
+
+    def _length_zero(self, frame: int, data: bytes, start: int) -> int:
+        """IP length field 0 (TSO/GSO, jumbogram): fall back to what was captured."""
+        self.notes.add(frame, NoteKind.IP_LENGTH_ZERO, "IP length 0: captured length used")
+        return len(data) - start
+
+    def _cut(self, frame: int, data: bytes, proto_at: int, needed: int, what: str) -> None:
+        """Note a header cut by the snapshot length (unless the protocol byte shows it is not TCP)."""
+        if 0 <= proto_at < len(data) and data[proto_at] != _TCP_PROTO:
+            self.non_tcp += 1
+            return
+        self.notes.add(frame, NoteKind.HEADER_CUT, f"{what} cut: {len(data)} bytes captured, {needed} needed")
+
+    def _name(self, raw: bytes) -> str:
+        """Text form of an address, cached (a capture has few distinct addresses)."""
+        name = self._names.get(raw)
+        if name is None:
+            if len(self._names) >= _MAX_NAMES:
+                self._names.clear()
+            name = socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, raw)
+            self._names[raw] = name
+        return name
