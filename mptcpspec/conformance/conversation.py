@@ -1,0 +1,202 @@
+"""Build legal MPTCP conversations segment by segment: the fixtures of rule tests and conformance cases.
+
+A ``Conversation`` is a builder between endpoint A (the initiator, client) and B (the listener,
+server).  Each method appends the segments a pair of real stacks would exchange and returns their
+frame numbers; frames are numbered 1..n in capture order and never renumbered, so a test can name
+"frame 3" and keep meaning the third ACK.  Segments carry real wire bytes: Linux-like TCP options
+(MSS, SACK-permitted, timestamps, window scale on SYNs; timestamps after) and the MPTCP options
+serialized by ``mptcpspec.spec.options``, NOP-padded, at most 40 bytes in all.  Keys, nonces, ISNs
+and ports come from ``seed``; payload bytes are a pattern of the data-stream offset, so reinjections
+and retransmissions carry the same bytes.
+
+Example, a v1 connection with a second subflow, data both ways and a full close::
+
+    conv = Conversation(seed=7)
+    conv.connect()                      # frames 1-3: SYN, SYN/ACK, ACK (MP_CAPABLE 4/12/20)
+    conv.send("A", 100)                 # frame 4: data mapped by MP_CAPABLE (22); frame 5: B's DATA_ACK
+    conv.join("A", backup=True)         # frames 6-9: MP_JOIN SYN, SYN/ACK, ACK, fourth ACK (subflow 1)
+    conv.send("B", 3000, subflow=1)     # frames 10-12: three DSS-mapped segments; 13: A's ACK
+    conv.close()                        # DATA_FIN each way, each DATA_ACKed, FIN exchange per subflow
+    conv.write("two-subflows.pcap")
+
+Violations are made from a legal conversation by changing one thing: either a fault knob on the
+builder method (``wrong_key_echo``, ``wrong_token``, ``wrong_synack_hmac``, ``wrong_ack_hmac``,
+``wrong_checksum``, ``omit_checksum``, ``dsn_delta`` on ``retransmit``, ``delta`` on ``data_ack``,
+``wrong_key`` on ``fastclose``, ``wrong_hmac`` on ``add_addr``), or afterwards with ``with_option``,
+``without_option``, ``with_options`` and ``with_segment``, which return a modified copy and keep
+every frame number.
+"""
+
+from __future__ import annotations
+
+from ..spec import crypto
+from ..spec.errors import LocalProtocolError
+from ..spec.options import (
+    AddAddr,
+    AddAddrV0,
+    Dss,
+    MpFail,
+    MpFastclose,
+    MpPrio,
+    MptcpOption,
+    MpTcpRst,
+    RemoveAddr,
+    TcpRstReason,
+)
+from ..spec.segment import ACK, PSH, RST
+from .conversation_core import stream_payload
+from .conversation_data import ConversationData, Plan
+from .conversation_wire import Side, Subflow, peer
+
+__all__ = ["Conversation", "Plan", "Side"]
+
+
+class Conversation(ConversationData):
+    """A builder of one legal MPTCP connection between A and B; see the module docstring.
+
+    Constructor: ``seed`` (keys, nonces, ISNs, ports), ``version`` (1: RFC 8684, 0: RFC 6824),
+    ``checksum`` (A asks for DSS checksums), ``ipv6``, ``dsn64``/``ack64`` (widths of DSNs and DATA_ACKs
+    by default), ``mss`` (largest payload per segment), ``timestamps`` (the TCP timestamp option),
+    ``start_time`` and ``step`` (segment times).
+    Methods: ``connect``, ``join``, ``send``, ``data_ack``, ``reinject``, ``retransmit``, ``data_fin``,
+    ``close_subflow``, ``close``, ``add_addr``, ``remove_addr``, ``mp_prio``, ``fastclose``,
+    ``tcp_rst``, ``mp_fail``, ``infinite_mapping``; each returns the frame numbers it appended.
+    """
+
+    # -- RFC 8684 §3.4: path management ----------------------------------------------------------------
+
+    def add_addr(
+        self,
+        side: Side,
+        address_id: int,
+        address: str,
+        *,
+        port: int | None = None,
+        subflow: int = 0,
+        echo: bool = True,
+        wrong_hmac: bool = False,
+    ) -> tuple[int, ...]:
+        """``side`` announces ``address`` (RFC 8684 §3.4.1); the peer echoes it (v1) unless ``echo=False``.
+
+        v1 carries the truncated HMAC of the sender's and receiver's keys; v0 uses the RFC 6824 form.
+        """
+        sf = self._subflow(subflow)
+        option: MptcpOption
+        if self.version == 0:
+            version = 6 if ":" in address else 4
+            option = AddAddrV0(version, address_id, address, port)
+            return (self._pure_ack(side, sf, (option,)),)
+        mac = crypto.add_addr_hmac(self.keys[side], self.keys[peer(side)], address_id, address, port)
+        option = AddAddr(False, address_id, address, port, mac ^ int(wrong_hmac))
+        frames = [self._pure_ack(side, sf, (option,))]
+        if echo:
+            frames.append(self._pure_ack(peer(side), sf, (AddAddr(True, address_id, address, port),)))
+        return tuple(frames)
+
+    def remove_addr(self, side: Side, address_ids: tuple[int, ...], *, subflow: int = 0) -> tuple[int, ...]:
+        """``side`` withdraws addresses (RFC 8684 §3.4.2); closing their subflows is up to the caller."""
+        return (self._pure_ack(side, self._subflow(subflow), (RemoveAddr(tuple(address_ids)),)),)
+
+    def mp_prio(
+        self, side: Side, *, backup: bool = True, subflow: int = 0, address_id: int | None = None
+    ) -> tuple[int, ...]:
+        """``side`` sends MP_PRIO (RFC 8684 §3.3.8); ``address_id`` gives the RFC 6824 four-byte form."""
+        sf = self._subflow(subflow)
+        sf.backup[side] = backup
+        return (self._pure_ack(side, sf, (MpPrio(int(backup), address_id),)),)
+
+    # -- RFC 8684 §3.5, §3.6: fast close and subflow reset -----------------------------------------------
+
+    def fastclose(
+        self, side: Side, *, subflow: int = 0, rst: bool = True, wrong_key: bool = False
+    ) -> tuple[int, ...]:
+        """``side`` aborts the connection with MP_FASTCLOSE carrying the peer's key (RFC 8684 §3.5).
+
+        ``rst=True`` (Linux): RST + MP_FASTCLOSE on every open subflow.  ``rst=False``: ACK +
+        MP_FASTCLOSE on ``subflow``, RST on the others, and the peer answers with a RST on ``subflow``.
+        """
+        option = MpFastclose(self.keys[peer(side)] ^ int(wrong_key))
+        chosen = self._subflow(subflow)
+        frames: list[int] = []
+        if not rst:
+            frames.append(self._emit(side, chosen, ACK, (option,)))
+        for sf in self._open_subflows():
+            if rst or sf is not chosen:
+                frames.append(self._emit(side, sf, RST | ACK, (option,) if rst else ()))
+        if not rst:
+            frames.append(self._emit(peer(side), chosen, RST | ACK))
+        for sf in self._subflows:
+            sf.closed = True
+        return tuple(frames)
+
+    def tcp_rst(
+        self,
+        side: Side,
+        *,
+        subflow: int,
+        reason: int = TcpRstReason.UNSPECIFIED,
+        transient: bool = False,
+    ) -> tuple[int, ...]:
+        """``side`` resets ``subflow`` with MP_TCPRST and ``reason`` (RFC 8684 §3.6)."""
+        sf = self._subflow(subflow)
+        frame = self._emit(side, sf, RST | ACK, (MpTcpRst(int(transient), int(reason)),))
+        sf.closed = True
+        return (frame,)
+
+    # -- RFC 8684 §3.7: fallback -------------------------------------------------------------------------
+
+    def mp_fail(
+        self, side: Side, *, subflow: int = 0, dsn: int | None = None, rst: bool = False, respond: bool = True
+    ) -> tuple[int, ...]:
+        """``side`` reports a checksum failure with MP_FAIL (RFC 8684 §3.7).
+
+        ``dsn`` defaults to the first DSN ``side`` has not accepted from its peer.  ``rst=True``: the
+        MP_FAIL rides on a RST that closes the subflow.  Otherwise it rides on an ACK and (``respond``)
+        the peer answers with its own MP_FAIL, as the RFC requires before the infinite mapping.
+        """
+        sf = self._subflow(subflow)
+        value = self._streams[peer(side)].received.nxt if dsn is None else dsn
+        option = MpFail(value % 2**64)
+        if rst:
+            frame = self._emit(side, sf, RST | ACK, (option,))
+            sf.closed = True
+            return (frame,)
+        frames = [self._pure_ack(side, sf, (option,))]
+        if respond:
+            answer = MpFail(self._streams[side].received.nxt % 2**64)
+            frames.append(self._pure_ack(peer(side), sf, (answer,)))
+        return tuple(frames)
+
+    def infinite_mapping(self, side: Side, size: int, *, subflow: int = 0) -> tuple[int, ...]:
+        """``side`` falls back to TCP on ``subflow``: new data with a DSS of data-level length 0.
+
+        The mapping starts at the last DSN the peer DATA_ACKed and the SSN where that byte was sent
+        (RFC 8684 §3.7); its checksum, when checksums are on, is 0.  Afterwards no MPTCP option is sent;
+        the peer ACKs the data (as plain TCP).
+        """
+        sf = self._subflow(subflow)
+        stream = self._streams[side]
+        acked = stream.received.nxt
+        option = Dss(
+            dsn=acked % (2**64 if self.dsn64 else 2**32),
+            dsn_wide=self.dsn64,
+            ssn=self._ssn_for(side, sf, acked) % 2**32,
+            data_level_length=0,
+            checksum=0 if self.checksum else None,
+        )
+        payload = stream_payload(side, stream, stream.nxt, size)
+        frame = self._emit(side, sf, ACK | PSH, (option,), payload)
+        stream.nxt += size
+        stream.received.nxt = stream.nxt
+        self.mptcp = False
+        return (frame, self._pure_ack(peer(side), sf))
+
+    def _ssn_for(self, side: Side, sf: Subflow, dsn: int) -> int:
+        """The relative SSN where ``side`` sent data-level byte ``dsn`` on ``sf`` (its next SSN if never)."""
+        for trace in reversed(self._traces):
+            sent = trace.side == side and trace.subflow == sf.index and trace.dsn is not None
+            if sent and trace.dsn is not None and trace.dsn <= dsn < trace.dsn + trace.data_length:
+                return sf.ssn(side, trace.seq + dsn - trace.dsn)
+        if dsn != self._streams[side].nxt:
+            raise LocalProtocolError(f"DSN {dsn} was never sent on subflow {sf.index}", section="3.7")
+        return sf.ssn(side, sf.half[side].nxt)

@@ -1,0 +1,450 @@
+"""The core of the conversation builder: state, segment emission, injection and the opening handshakes.
+
+``ConversationCore`` is the base of the public ``mptcpspec.conformance.conversation.Conversation``;
+read that module's docstring first.  This module holds what every builder method shares: the keys and
+sequence state of both endpoints, ``_emit`` (one segment onto the wire), DATA_ACK and DSS construction,
+the injection API (``with_option`` and friends) and the MP_CAPABLE (RFC 8684 §3.1) and MP_JOIN
+(RFC 8684 §3.2) handshakes.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import random
+from dataclasses import dataclass
+from typing import Any, Self
+
+from ..spec import crypto
+from ..spec.errors import LocalProtocolError
+from ..spec.options import Dss, MpCapable, MpJoinAck, MpJoinSyn, MpJoinSynAck, MptcpOption
+from ..spec.segment import ACK, FIN, PSH, RST, SYN, Segment
+from .conversation_wire import (
+    Half,
+    Reassembly,
+    Side,
+    Stream,
+    Subflow,
+    assemble_options,
+    base_options,
+    pattern,
+    peer,
+)
+
+__all__ = ["ConversationCore", "Trace", "stream_payload"]
+
+_DEFAULT_ADDRESSES = {
+    4: {"A": ("10.0.1.1", "10.0.3.1", "10.0.5.1", "10.0.7.1"), "B": ("10.0.2.1", "10.0.4.1", "10.0.6.1")},
+    6: {"A": ("fd00:1::1", "fd00:3::1", "fd00:5::1", "fd00:7::1"), "B": ("fd00:2::1", "fd00:4::1")},
+}
+_SERVER_PORT = 80
+_SYN_WINDOW = 64240
+_WINDOW = 502
+_HMAC_SHA = 0x01
+_CHECKSUM_REQUIRED = 0x80
+
+
+@dataclass(frozen=True, slots=True)
+class Trace:
+    """What one frame carries, for the builder's own bookkeeping (retransmission, reinjection).
+
+    ``seq`` is the unbounded subflow sequence number, ``dsn`` the unbounded 64-bit DSN of the first
+    payload byte (``None`` when no data-level mapping applies), ``data_length`` the data-level length the
+    frame carries (payload plus one when it carries the DATA_FIN), ``intact`` False when its mapping's
+    checksum is wrong or missing, so the receiver cannot accept the data at the data level.
+    """
+
+    side: Side
+    subflow: int
+    seq: int
+    dsn: int | None = None
+    data_length: int = 0
+    intact: bool = True
+
+
+class ConversationCore:
+    """State and shared machinery of the builder; see ``Conversation`` for the public story."""
+
+    def __init__(
+        self,
+        *,
+        seed: int = 1,
+        version: int = 1,
+        checksum: bool = False,
+        ipv6: bool = False,
+        dsn64: bool = True,
+        ack64: bool = True,
+        mss: int = 1400,
+        timestamps: bool = True,
+        start_time: float = 1_700_000_000.0,
+        step: float = 0.001,
+    ) -> None:
+        if version not in (0, 1):
+            raise ValueError(f"version must be 0 or 1, not {version}")
+        self._rng = random.Random(seed)
+        self.version = version
+        self.ip_version = 6 if ipv6 else 4
+        self.dsn64 = dsn64
+        self.ack64 = ack64
+        self.mss = mss
+        self.timestamps = timestamps
+        self.start_time = start_time
+        self.step = step
+        self.keys: dict[Side, int] = {"A": self._rng.getrandbits(64), "B": self._rng.getrandbits(64)}
+        self.checksum_requested: dict[Side, bool] = {"A": checksum, "B": checksum}
+        self.checksum = checksum
+        self.mptcp = True
+        self._fully_established: dict[Side, bool] = {"A": False, "B": True}
+        self._segments: list[Segment] = []
+        self._bases: list[bytes] = []
+        self._traces: list[Trace] = []
+        self._subflows: list[Subflow] = []
+        self._streams: dict[Side, Stream] = {side: self._new_stream(side) for side in ("A", "B")}
+
+    # -- identities ------------------------------------------------------------------------------------
+
+    def token(self, side: Side) -> int:
+        """The 32-bit token of ``side``'s key (RFC 8684 §3.2)."""
+        return crypto.key_token(self.keys[side], self.version)
+
+    def idsn(self, side: Side) -> int:
+        """The 64-bit initial data sequence number of ``side`` (RFC 8684 §3.3.1)."""
+        return crypto.key_idsn(self.keys[side], self.version)
+
+    def data_nxt(self, side: Side) -> int:
+        """The next new 64-bit DSN ``side`` would send."""
+        return self._streams[side].nxt % 2**64
+
+    def data_ack_value(self, side: Side) -> int:
+        """The 64-bit DATA_ACK ``side`` would send now: the next DSN it expects from its peer."""
+        return self._streams[peer(side)].received.nxt % 2**64
+
+    @property
+    def subflow_count(self) -> int:
+        """Number of subflows opened so far; subflow ``i`` is the i-th opened (0 is the initial one)."""
+        return len(self._subflows)
+
+    def subflow_addresses(self, index: int) -> tuple[tuple[str, int], tuple[str, int]]:
+        """((A address, A port), (B address, B port)) of subflow ``index``."""
+        sf = self._subflows[index]
+        return (sf.address["A"], sf.port["A"]), (sf.address["B"], sf.port["B"])
+
+    def _new_stream(self, side: Side) -> Stream:
+        idsn = crypto.key_idsn(self.keys[side], self.version)
+        return Stream(idsn=idsn, nxt=idsn + 1, received=Reassembly(idsn + 1))
+
+    # -- the segment list and injection ------------------------------------------------------------
+
+    @property
+    def segments(self) -> tuple[Segment, ...]:
+        """Every segment built so far, in capture order; ``segments[i]`` is frame ``i + 1``."""
+        return tuple(self._segments)
+
+    def segment(self, frame: int) -> Segment:
+        """The segment with 1-based frame number ``frame``."""
+        if not 1 <= frame <= len(self._segments):
+            raise IndexError(f"frame {frame} is not in 1..{len(self._segments)}")
+        return self._segments[frame - 1]
+
+    def side_of(self, frame: int) -> Side:
+        """Which endpoint sent ``frame``."""
+        self.segment(frame)
+        return self._traces[frame - 1].side
+
+    def subflow_of(self, frame: int) -> int:
+        """The subflow index ``frame`` belongs to."""
+        self.segment(frame)
+        return self._traces[frame - 1].subflow
+
+    def with_segment(self, frame: int, **changes: Any) -> Self:
+        """A copy of this conversation where ``frame`` has the given ``Segment`` fields replaced.
+
+        The frame number and every other frame stay as they are; the builder state is unchanged, so the
+        copy can be extended like the original.
+        """
+        twin = copy.deepcopy(self)
+        seg = twin.segment(frame)
+        twin._segments[frame - 1] = dataclasses.replace(seg, **changes, frame=seg.frame)
+        return twin
+
+    def with_options(self, frame: int, options: tuple[MptcpOption, ...]) -> Self:
+        """A copy where ``frame`` carries exactly ``options``, its ``tcp_options`` re-serialised.
+
+        No 40-byte limit is enforced here, so an oversize option field can be injected on purpose.
+        """
+        raw = assemble_options(self._bases[frame - 1], options, check=False)
+        return self.with_segment(frame, mptcp=options, tcp_options=raw)
+
+    def with_option(self, frame: int, option: MptcpOption, *, index: int | None = None) -> Self:
+        """A copy where one MPTCP option of ``frame`` is replaced by ``option``.
+
+        Replaced is the option at ``index`` in ``segment(frame).mptcp`` or, without ``index``, the first
+        option of the same class; when there is none, ``option`` is appended.
+        """
+        current = list(self.segment(frame).mptcp)
+        if index is None:
+            index = next((i for i, o in enumerate(current) if type(o) is type(option)), len(current))
+        current[index : index + 1] = [option]
+        return self.with_options(frame, tuple(current))
+
+    def without_option(self, frame: int, kind: type[MptcpOption]) -> Self:
+        """A copy where ``frame`` no longer carries options of class ``kind`` (e.g. ``Dss``)."""
+        kept = tuple(o for o in self.segment(frame).mptcp if not isinstance(o, kind))
+        return self.with_options(frame, kept)
+
+    def write(self, path: str) -> None:
+        """Write the conversation as a raw-IP pcap (``mptcpspec.capture.writer.write_pcap``)."""
+        from ..capture.writer import write_pcap
+
+        write_pcap(path, self._segments)
+
+    # -- emitting segments ----------------------------------------------------------------------------
+
+    def _subflow(self, index: int) -> Subflow:
+        if not 0 <= index < len(self._subflows):
+            raise LocalProtocolError(
+                f"subflow {index} does not exist ({len(self._subflows)} opened)", section="3.2"
+            )
+        sf = self._subflows[index]
+        if sf.closed:
+            raise LocalProtocolError(f"subflow {index} is closed", section="3.3.3")
+        return sf
+
+    def _open_subflows(self) -> list[Subflow]:
+        return [sf for sf in self._subflows if not sf.closed]
+
+    def _emit(
+        self,
+        side: Side,
+        sf: Subflow,
+        flags: int,
+        options: tuple[MptcpOption, ...] = (),
+        payload: bytes = b"",
+        *,
+        seq: int | None = None,
+        dsn: int | None = None,
+        data_length: int = 0,
+        intact: bool = True,
+        lost: bool = False,
+    ) -> int:
+        """Append one segment sent by ``side`` on ``sf``; return its frame number.
+
+        Without ``seq`` the segment takes the next sequence number (and advances it); with ``seq`` it
+        re-sends old sequence space.  Unless ``lost``, the peer receives it at subflow level.
+        """
+        half, other = sf.half[side], sf.half[peer(side)]
+        fresh = seq is None
+        start = half.nxt if seq is None else seq
+        frame = len(self._segments) + 1
+        time = self.start_time + (frame - 1) * self.step
+        tsval = half.ts_base + int((time - self.start_time) * 1000)
+        tsecr = other.tsval if flags & ACK else 0
+        base = base_options(
+            syn=bool(flags & SYN), mss=self.mss, tsval=tsval, tsecr=tsecr, timestamps=self.timestamps
+        )
+        raw = assemble_options(base, options)
+        half.tsval = tsval
+        space = len(payload) + (1 if flags & SYN else 0) + (1 if flags & FIN else 0)
+        if fresh:
+            half.nxt += space
+        if not lost and not flags & RST:
+            half.received.add(start, start + space)
+        self._segments.append(
+            Segment(
+                frame=frame,
+                time=time,
+                ip_version=sf.ip_version,
+                src=sf.address[side],
+                dst=sf.address[peer(side)],
+                sport=sf.port[side],
+                dport=sf.port[peer(side)],
+                seq=start % 2**32,
+                ack=other.received.nxt % 2**32 if flags & ACK else 0,
+                flags=flags,
+                window=_SYN_WINDOW if flags & SYN else _WINDOW,
+                payload_len=len(payload),
+                payload=payload,
+                tcp_options=raw,
+                mptcp=options,
+            )
+        )
+        self._bases.append(base)
+        self._traces.append(Trace(side, sf.index, start, dsn, data_length, intact))
+        if dsn is not None and intact and not lost:
+            self._streams[side].received.add(dsn, dsn + data_length)
+        if side == "B" and any(isinstance(o, Dss) for o in options):
+            self._fully_established["A"] = True
+        return frame
+
+    def _data_ack(self, side: Side, *, wide: bool | None = None, delta: int = 0) -> Dss:
+        """A DSS carrying only ``side``'s DATA_ACK (RFC 8684 §3.3.2); ``delta`` shifts it (fault knob)."""
+        wide = self.ack64 if wide is None else wide
+        value = (self._streams[peer(side)].received.nxt + delta) % (2**64 if wide else 2**32)
+        return Dss(data_ack=value, data_ack_wide=wide)
+
+    def _ack_options(self, side: Side, extra: tuple[MptcpOption, ...] = ()) -> tuple[MptcpOption, ...]:
+        """``extra`` plus a DATA_ACK when MPTCP is in use and the option space allows it."""
+        if not self.mptcp:
+            return extra
+        if side == "A" and not self._fully_established["A"]:
+            return (self._mpc_ack(), *extra)
+        with_ack = (*extra, self._data_ack(side))
+        try:
+            assemble_options(
+                base_options(syn=False, mss=0, tsval=0, tsecr=0, timestamps=self.timestamps), with_ack
+            )
+        except LocalProtocolError:
+            return extra
+        return with_ack
+
+    def _pure_ack(
+        self, side: Side, sf: Subflow, extra: tuple[MptcpOption, ...] = (), flags: int = ACK
+    ) -> int:
+        return self._emit(side, sf, flags, self._ack_options(side, extra))
+
+    def _mpc_flags(self, checksum: bool) -> int:
+        return _HMAC_SHA | (_CHECKSUM_REQUIRED if checksum else 0)
+
+    def _mpc_ack(self, *, wrong_key_echo: bool = False) -> MpCapable:
+        """The third ACK's MP_CAPABLE: A's key then B's key (RFC 8684 §3.1)."""
+        echo = self.keys["B"] ^ (1 if wrong_key_echo else 0)
+        return MpCapable(self.version, self._mpc_flags(self.checksum), self.keys["A"], echo)
+
+    def _new_subflow(
+        self, addresses: dict[Side, str], ports: dict[Side, int], ids: dict[Side, int]
+    ) -> Subflow:
+        halves: dict[Side, Half] = {}
+        for side in ("A", "B"):
+            isn = self._rng.getrandbits(32)
+            halves[side] = Half(isn=isn, nxt=isn, received=Reassembly(isn), ts_base=self._rng.getrandbits(32))
+        sf = Subflow(
+            len(self._subflows),
+            addresses,
+            ports,
+            ids,
+            halves,
+            {"A": False, "B": False},
+            6 if ":" in addresses["A"] else 4,
+        )
+        self._subflows.append(sf)
+        return sf
+
+    # -- RFC 8684 §3.1: the MP_CAPABLE handshake ---------------------------------------------------
+
+    def connect(
+        self,
+        *,
+        checksum_b: bool | None = None,
+        fallback: bool = False,
+        data: int = 0,
+        wrong_key_echo: bool = False,
+    ) -> tuple[int, ...]:
+        """SYN, SYN/ACK, third ACK on subflow 0: frames 1, 2, 3.
+
+        ``checksum_b`` is B's checksum flag (default: same as A's); checksums are on when either asks.
+        ``fallback``: B answers without MP_CAPABLE, the connection is plain TCP (RFC 8684 §3.7).
+        ``data`` bytes ride on the third ACK with a data-carrying MP_CAPABLE (v1, length 22 or 24).
+        ``wrong_key_echo``: the third ACK echoes a key B did not send.
+        """
+        if self._subflows:
+            raise LocalProtocolError("connect() opens subflow 0 and may run once", section="3.1")
+        defaults = _DEFAULT_ADDRESSES[self.ip_version]
+        addresses: dict[Side, str] = {"A": defaults["A"][0], "B": defaults["B"][0]}
+        ports: dict[Side, int] = {"A": self._rng.randrange(32768, 61000), "B": _SERVER_PORT}
+        sf = self._new_subflow(addresses, ports, {"A": 0, "B": 0})
+        if checksum_b is not None:
+            self.checksum_requested["B"] = checksum_b
+        self.checksum = self.checksum_requested["A"] or self.checksum_requested["B"]
+        v0 = self.version == 0
+        syn = MpCapable(
+            self.version, self._mpc_flags(self.checksum_requested["A"]), self.keys["A"] if v0 else None
+        )
+        frames = [self._emit("A", sf, SYN, (syn,))]
+        if fallback:
+            self.mptcp = False
+            frames.append(self._emit("B", sf, SYN | ACK))
+            frames.append(self._emit("A", sf, ACK))
+            return tuple(frames)
+        synack = MpCapable(self.version, self._mpc_flags(self.checksum_requested["B"]), self.keys["B"])
+        frames.append(self._emit("B", sf, SYN | ACK, (synack,)))
+        third = self._mpc_ack(wrong_key_echo=wrong_key_echo)
+        if data and not v0:
+            frames.append(self._mpc_data("A", sf, third, data))
+        else:
+            frames.append(self._emit("A", sf, ACK, (third,)))
+        self._fully_established["A"] = v0 or self._fully_established["A"]
+        return tuple(frames)
+
+    def _mpc_data(self, side: Side, sf: Subflow, third: MpCapable, size: int, *, lost: bool = False) -> int:
+        """A's first data, mapped by MP_CAPABLE in place of a DSS (RFC 8684 §3.1, length 22 or 24)."""
+        stream = self._streams[side]
+        payload = stream_payload(side, stream, stream.nxt, size)
+        csum = crypto.dss_checksum(stream.nxt % 2**64, 1, size, payload) if self.checksum else None
+        option = dataclasses.replace(third, data_length=size, checksum=csum)
+        frame = self._emit(
+            side, sf, ACK | PSH, (option,), payload, dsn=stream.nxt, data_length=size, lost=lost
+        )
+        stream.nxt += size
+        self._fully_established[side] = True
+        return frame
+
+    # -- RFC 8684 §3.2: MP_JOIN ---------------------------------------------------------------------
+
+    def join(
+        self,
+        initiator: Side = "A",
+        *,
+        backup: bool = False,
+        address: str | None = None,
+        remote_address: str | None = None,
+        address_id: int | None = None,
+        remote_address_id: int = 0,
+        wrong_token: bool = False,
+        wrong_synack_hmac: bool = False,
+        wrong_ack_hmac: bool = False,
+        fourth_ack: bool = True,
+    ) -> tuple[int, ...]:
+        """Open a new subflow with MP_JOIN: SYN, SYN/ACK, third ACK and (by default) the fourth ACK.
+
+        The new subflow's index is ``subflow_count - 1`` afterwards.  ``address`` is the initiator's new
+        address (default: its next unused one), ``remote_address`` the peer's (default: its first),
+        ``address_id`` the initiator's address ID (default: the subflow index).  The three ``wrong_*``
+        knobs flip the lowest bit of the token or HMAC.
+        """
+        if not self.mptcp:
+            raise LocalProtocolError("no MP_JOIN on a connection that fell back to TCP", section="3.7")
+        responder = peer(initiator)
+        index = len(self._subflows)
+        own = address or _DEFAULT_ADDRESSES[self.ip_version][initiator][index]
+        other = remote_address or _DEFAULT_ADDRESSES[self.ip_version][responder][0]
+        ports: dict[Side, int] = {initiator: self._rng.randrange(32768, 61000), responder: _SERVER_PORT}
+        if initiator == "B":
+            ports = {"A": self._subflows[0].port["A"], "B": self._rng.randrange(32768, 61000)}
+        ids: dict[Side, int] = {
+            initiator: index if address_id is None else address_id,
+            responder: remote_address_id,
+        }
+        sf = self._new_subflow({initiator: own, responder: other}, ports, ids)
+        sf.backup[initiator] = backup
+        key_i, key_r = self.keys[initiator], self.keys[responder]
+        nonce_i, nonce_r = self._rng.getrandbits(32), self._rng.getrandbits(32)
+        token = self.token(responder) ^ (1 if wrong_token else 0)
+        syn = MpJoinSyn(int(backup), ids[initiator], token, nonce_i)
+        mac = crypto.join_synack_hmac(key_r, key_i, nonce_r, nonce_i, self.version) ^ int(wrong_synack_hmac)
+        synack = MpJoinSynAck(0, ids[responder], mac, nonce_r)
+        full = crypto.join_ack_hmac(key_i, key_r, nonce_i, nonce_r, self.version)
+        if wrong_ack_hmac:
+            full = full[:-1] + bytes((full[-1] ^ 1,))
+        frames = [
+            self._emit(initiator, sf, SYN, (syn,)),
+            self._emit(responder, sf, SYN | ACK, (synack,)),
+            self._emit(initiator, sf, ACK, (MpJoinAck(full),)),
+        ]
+        if fourth_ack:
+            frames.append(self._pure_ack(responder, sf))
+        return tuple(frames)
+
+
+def stream_payload(side: Side, stream: Stream, dsn: int, size: int) -> bytes:
+    """The deterministic bytes of ``side``'s data stream at ``dsn`` (see ``conversation_wire.pattern``)."""
+    return pattern(side, stream.offset(dsn), size)
