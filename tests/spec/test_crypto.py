@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from mptcpspec.capture import open_capture
 from mptcpspec.spec.crypto import (
     add_addr_hmac,
     dss_checksum,
@@ -23,16 +26,28 @@ from mptcpspec.spec.crypto import (
     key_token,
     ones_complement_sum,
 )
+from mptcpspec.spec.options import MpCapable, MpJoinAck, MpJoinSyn, MpJoinSynAck
+from mptcpspec.spec.segment import Segment
 
 KEYS = [0, 1, 0x0123456789ABCDEF, 2**64 - 1]
 HASHES = {0: hashlib.sha1, 1: hashlib.sha256}
 U64 = st.integers(0, 2**64 - 1)
 U32 = st.integers(0, 2**32 - 1)
 U16 = st.integers(0, 2**16 - 1)
+PUBLIC = Path("/work/shared/traces-public")
 
 
 def be(value: int, size: int) -> bytes:
     return value.to_bytes(size, "big")
+
+
+def public_frames(name: str, frames: tuple[int, ...]) -> list[Segment]:
+    """The given frames of a public capture, read with the project's own reader (skip when absent)."""
+    path = PUBLIC / name
+    if not path.exists():
+        pytest.skip(f"public capture {path} is not on this machine")
+    by_frame = {s.frame: s for s in open_capture(path).segments() if s.frame in frames}
+    return [by_frame[frame] for frame in frames]
 
 
 @pytest.mark.parametrize("version", [0, 1])
@@ -82,33 +97,71 @@ def test_token_and_idsn_agree_with_tshark(
     assert (key_token(key, version), key_idsn(key, version)) == (token, idsn)
 
 
-# MP_JOIN handshakes of other stacks, field values read with tshark (tcp.options.mptcp.sendkey,
-# .recvkey, .sendrand, .sendtrunchmac, .sendhmac): key_a/key_b from the MP_CAPABLE third ACK,
-# nonce_a from the SYN, nonce_b and the truncated HMAC from the SYN/ACK, the HMAC from the third ACK.
-FOREIGN_JOINS = [
-    pytest.param(
-        1, 5724018413140162355, 1151712343762428053, 4137449512, 3960383013, 1704807344,
-        5953596786353803493, "62ae1b34fcfc3d4a784917421b8bc48af2d91ca7",
-        id="v1-DomenicoVerde__MPTCProxy__mptcp.pcap-frames-15-20-22",
+@pytest.mark.parametrize(("name", "frame", "version", "key", "token", "idsn"), TSHARK_TOKENS)
+def test_pinned_keys_are_the_ones_in_the_captures(
+    name: str, frame: int, version: int, key: int, token: int, idsn: int
+) -> None:
+    """Ties the pinned tshark values to the public captures, read with the project's own reader."""
+    (segment,) = public_frames(name, (frame,))
+    keys = [o.sender_key for o in segment.mptcp if isinstance(o, MpCapable)]
+    assert keys == [key]
+    assert next(o.version for o in segment.mptcp if isinstance(o, MpCapable)) == version
+
+
+@dataclass(frozen=True, slots=True)
+class CapturedJoin:
+    """An MP_JOIN handshake of another stack, its values read with tshark (tcp.options.mptcp.sendkey,
+    .recvkey, .recvtok, .sendrand, .sendtrunchmac, .sendhmac) from ``frames``: the MP_CAPABLE third
+    ACK (both keys), the join SYN, SYN/ACK and third ACK."""
+
+    name: str
+    frames: tuple[int, int, int, int]
+    version: int
+    key_a: int
+    key_b: int
+    token_b: int
+    nonce_a: int
+    nonce_b: int
+    synack_hmac: int
+    ack_hmac: str
+
+    def __str__(self) -> str:
+        return f"v{self.version}-{self.name}"
+
+
+CAPTURED_JOINS = [
+    CapturedJoin(
+        "DomenicoVerde__MPTCProxy__mptcp.pcap", (15, 20, 21, 22), 1, 5724018413140162355,
+        1151712343762428053, 1704807344, 4137449512, 3960383013, 5953596786353803493,
+        "62ae1b34fcfc3d4a784917421b8bc48af2d91ca7",
     ),
-    pytest.param(
-        0, 14568871653868829995, 12070231261294881532, 2527314580, 252493897, 804647408,
-        9512585297590371660, "66e36626703eacb8f72ec5be13f8c4ef4f6d4dd8",
-        id="v0-teto__pymptcpanalyzer__client_2.pcap-frames-6-18-26",
+    CapturedJoin(
+        "teto__pymptcpanalyzer__client_2.pcap", (6, 18, 24, 26), 0, 14568871653868829995,
+        12070231261294881532, 804647408, 2527314580, 252493897, 9512585297590371660,
+        "66e36626703eacb8f72ec5be13f8c4ef4f6d4dd8",
     ),
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(
-    ("version", "key_a", "key_b", "nonce_a", "nonce_b", "token_b", "synack_hmac", "ack_hmac"), FOREIGN_JOINS
-)
-def test_join_hmacs_of_captured_handshakes(
-    version: int, key_a: int, key_b: int, nonce_a: int, nonce_b: int, token_b: int, synack_hmac: int,
-    ack_hmac: str,
-) -> None:  # fmt: skip
-    assert key_token(key_b, version) == token_b
-    assert join_synack_hmac(key_b, key_a, nonce_b, nonce_a, version) == synack_hmac
-    assert join_ack_hmac(key_a, key_b, nonce_a, nonce_b, version).hex() == ack_hmac
+@pytest.mark.parametrize("join", CAPTURED_JOINS, ids=str)
+def test_join_hmacs_of_captured_handshakes(join: CapturedJoin) -> None:
+    assert key_token(join.key_b, join.version) == join.token_b
+    assert (
+        join_synack_hmac(join.key_b, join.key_a, join.nonce_b, join.nonce_a, join.version) == join.synack_hmac
+    )
+    assert (
+        join_ack_hmac(join.key_a, join.key_b, join.nonce_a, join.nonce_b, join.version).hex() == join.ack_hmac
+    )
+
+
+@pytest.mark.parametrize("join", CAPTURED_JOINS, ids=str)
+def test_pinned_join_values_are_the_ones_in_the_captures(join: CapturedJoin) -> None:
+    mpc, syn, synack, ack = (segment.mptcp[0] for segment in public_frames(join.name, join.frames))
+    assert isinstance(mpc, MpCapable) and (mpc.sender_key, mpc.receiver_key) == (join.key_a, join.key_b)
+    assert isinstance(syn, MpJoinSyn) and (syn.token, syn.nonce) == (join.token_b, join.nonce_a)
+    assert isinstance(synack, MpJoinSynAck)
+    assert (synack.truncated_hmac, synack.nonce) == (join.synack_hmac, join.nonce_b)
+    assert isinstance(ack, MpJoinAck) and ack.hmac.hex() == join.ack_hmac
 
 
 @pytest.mark.parametrize("version", [0, 1])
