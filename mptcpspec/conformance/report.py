@@ -56,20 +56,30 @@ class Summary:
             summary = summary.add(report)
         return summary
 
+    @classmethod
+    def of_findings(cls, findings: Iterable[Finding]) -> Summary:
+        """Only the counts per verdict of ``findings``."""
+        counts = {verdict: 0 for verdict in Verdict}
+        for finding in findings:
+            counts[finding.verdict] += 1
+        return cls(
+            violation=counts[Verdict.VIOLATION],
+            undetermined=counts[Verdict.UNDETERMINED],
+            note=counts[Verdict.NOTE],
+        )
+
     def add(self, report: FileReport) -> Summary:
         """This summary with ``report`` counted too (for writers that stream file by file)."""
-        counts = {verdict: 0 for verdict in Verdict}
-        for finding in report.findings:
-            counts[finding.verdict] += 1
+        counts = Summary.of_findings(report.findings)
         return replace(
             self,
             files=self.files + 1,
             unusable=self.unusable + (report.error is not None),
             packets=self.packets + report.packets,
             connections=self.connections + len(report.connections),
-            violation=self.violation + counts[Verdict.VIOLATION],
-            undetermined=self.undetermined + counts[Verdict.UNDETERMINED],
-            note=self.note + counts[Verdict.NOTE],
+            violation=self.violation + counts.violation,
+            undetermined=self.undetermined + counts.undetermined,
+            note=self.note + counts.note,
         )
 
     @property

@@ -15,13 +15,17 @@ KEY_A = 0x3B9C4E1FA2D07C55
 TOKEN_A = 0x8E0B3A41
 
 
+START = 1764070000.0
+
+
 def _series() -> tuple[SeriesPoint, ...]:
+    """sf1 carries the first 20 segments, sf2 the rest; segment 15 is re-sent on sf2 at 0.45 s."""
     points: list[SeriesPoint] = []
     for i in range(40):
         subflow = "sf1" if i < 20 else "sf2"
-        points.append(SeriesPoint(10 + 2 * i, 0.01 * i, "A>B", subflow, "data", 1400 * i, 1400))
-        points.append(SeriesPoint(11 + 2 * i, 0.01 * i + 0.005, "B>A", subflow, "data_ack", 1400 * i, 0))
-    points += [SeriesPoint(95, 0.45, "A>B", "sf2", "reinjection", 1400 * 15, 1400)]
+        points.append(SeriesPoint(10 + 2 * i, START + 0.01 * i, "A>B", subflow, "data", 1400 * i, 1400))
+        points.append(SeriesPoint(11 + 2 * i, START + 0.01 * i + 0.005, "B>A", subflow, "data_ack", 1400 * i, 0))
+    points += [SeriesPoint(95, START + 0.45, "A>B", "sf2", "reinjection", 1400 * 15, 1400)]
     return tuple(sorted(points, key=lambda p: p.frame))
 
 
@@ -70,8 +74,8 @@ CONNECTION = ConnectionSummary(
     data_bytes=(56000, 0),
     first_frame=1,
     last_frame=120,
-    start_time=1764070000.0,
-    end_time=1764070000.6,
+    start_time=START,
+    end_time=START + 0.6,
     checks=412,
     series=_series(),
 )
