@@ -24,14 +24,14 @@ __all__ = [
     "ones_complement_sum",
 ]
 
-_ALGORITHMS = {0: "sha1", 1: "sha256"}
+_ALGORITHMS = ("sha1", "sha256")
+"""The hash of each MPTCP version: SHA-1 for v0 (RFC 6824 §3.2), SHA-256 for v1 (RFC 8684 §3.2)."""
 
 
 def _algorithm(version: int) -> str:
-    try:
-        return _ALGORITHMS[version]
-    except KeyError:
-        raise ValueError(f"MPTCP version {version} has no hash algorithm (expected 0 or 1)") from None
+    if version not in (0, 1):
+        raise ValueError(f"MPTCP version {version} has no hash algorithm (expected 0 or 1)")
+    return _ALGORITHMS[version]
 
 
 def _key_bytes(key: int) -> bytes:
