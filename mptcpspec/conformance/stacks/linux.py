@@ -1,0 +1,440 @@
+"""The Linux kernel's MPTCP in network namespaces: the testbed behind the capture scenarios.
+
+A ``Testbed`` is two namespaces, client and server, joined by one to three veth pairs: independent paths
+with addresses of the project's own (path N: 10.233.N.1 and .2, fd00:233:N::1 and ::2).  The client
+routes by source address, so a subflow from path N's address leaves on path N's link.  Namespaces are
+named ``mpsc-<pid>-<random>-c|s``; ``cleanup_stale`` removes those whose creating process is gone.
+Teardown always runs: on leaving the ``with`` block, on an exception, on Ctrl-C, and on SIGTERM/SIGHUP
+(turned into ``SystemExit`` while a testbed is up in the main thread).
+
+``Program`` runs a command in a namespace and reads its JSON-lines events; ``Tcpdump`` captures and
+returns only once tcpdump is listening.  Path-manager, shaping and middlebox helpers are ``Netns``
+methods so that every scenario is a short recipe (RFC 8684 §3.4 for what the path manager announces).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType, TracebackType
+
+from ...spec.errors import MptcpError
+
+__all__ = [
+    "NS_PREFIX",
+    "LinkPath",
+    "Netns",
+    "Program",
+    "Tcpdump",
+    "TerminationSignals",
+    "Testbed",
+    "TestbedError",
+    "capturing",
+    "cleanup_stale",
+    "root_unavailable_reason",
+    "run",
+]
+
+NS_PREFIX = "mpsc-"
+_PROJECT_ROOT = Path(__file__).resolve().parents[3]
+_APPS_MODULE = "mptcpspec.conformance.stacks.apps"
+
+
+class TestbedError(MptcpError):
+    """A command of the testbed failed (namespace, link, path manager, capture or traffic program)."""
+
+
+def run(
+    args: Sequence[str], *, check: bool = True, timeout: float = 20.0
+) -> subprocess.CompletedProcess[str]:
+    """Run a command; with ``check``, a non-zero exit raises ``TestbedError`` quoting its stderr."""
+    proc = subprocess.run(list(args), capture_output=True, text=True, timeout=timeout, check=False)
+    if check and proc.returncode != 0:
+        raise TestbedError(f"`{' '.join(args)}` exited {proc.returncode}: {proc.stderr.strip()}")
+    return proc
+
+
+def root_unavailable_reason() -> str | None:
+    """Why namespaces with kernel MPTCP cannot be used here, or ``None`` when they can."""
+    if os.geteuid() != 0:
+        return "not running as root"
+    for tool in ("ip", "tcpdump"):
+        if shutil.which(tool) is None:
+            return f"`{tool}` is not installed"
+    enabled = Path("/proc/sys/net/mptcp/enabled")
+    if not enabled.exists():
+        return "the kernel has no MPTCP (/proc/sys/net/mptcp is missing)"
+    if enabled.read_text().strip() != "1":
+        return "MPTCP is disabled (net.mptcp.enabled is not 1)"
+    if run(["ip", "netns", "list"], check=False).returncode != 0:
+        return "`ip netns` does not work here"
+    return None
+
+
+def _creator_alive(name: str) -> bool:
+    try:
+        pid = int(name[len(NS_PREFIX) :].split("-")[0])
+    except ValueError:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _delete_netns(name: str) -> None:
+    pids = run(["ip", "netns", "pids", name], check=False).stdout.split()
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(int(pid), signal.SIGKILL)
+    run(["ip", "netns", "del", name], check=False)
+
+
+def cleanup_stale() -> list[str]:
+    """Delete the ``mpsc-`` namespaces (and their processes) whose creating process has exited."""
+    names = [line.split()[0] for line in run(["ip", "netns", "list"]).stdout.splitlines() if line.strip()]
+    stale = [n for n in names if n.startswith(NS_PREFIX) and not _creator_alive(n)]
+    for name in stale:
+        _delete_netns(name)
+    return stale
+
+
+@dataclass(frozen=True, slots=True)
+class LinkPath:
+    """Path ``index`` (1 to 3): veth ``c<index>`` in the client namespace, ``s<index>`` in the server."""
+
+    index: int
+
+    @property
+    def client_if(self) -> str:
+        return f"c{self.index}"
+
+    @property
+    def server_if(self) -> str:
+        return f"s{self.index}"
+
+    def client_addr(self, ip_version: int = 4) -> str:
+        return f"10.233.{self.index}.1" if ip_version == 4 else f"fd00:233:{self.index}::1"
+
+    def server_addr(self, ip_version: int = 4) -> str:
+        return f"10.233.{self.index}.2" if ip_version == 4 else f"fd00:233:{self.index}::2"
+
+
+@dataclass(frozen=True, slots=True)
+class Netns:
+    """One named network namespace and the commands the scenarios run in it."""
+
+    name: str
+
+    def exec_args(self, *args: str) -> list[str]:
+        return ["ip", "netns", "exec", self.name, *args]
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return run(self.exec_args(*args), check=check)
+
+    def ip(self, *args: str) -> None:
+        run(["ip", "-n", self.name, *args])
+
+    def sysctl(self, key: str, value: str | int) -> None:
+        self.run("sysctl", "-q", "-w", f"{key}={value}")
+
+    def mptcp_limits(self, *, subflows: int, add_addr_accepted: int = 0) -> None:
+        """The in-kernel path manager's limits (RFC 8684 §3.4 leaves them to the implementation)."""
+        self.ip(
+            "mptcp", "limits", "set", "subflows", str(subflows), "add_addr_accepted", str(add_addr_accepted)
+        )
+
+    def mptcp_endpoint(self, address: str, dev: str, endpoint_id: int, *flags: str) -> None:
+        """Add an endpoint: ``subflow`` opens MP_JOINs from it, ``signal`` announces it with ADD_ADDR."""
+        self.ip("mptcp", "endpoint", "add", address, "dev", dev, "id", str(endpoint_id), *flags)
+
+    def iptables(self, ip_version: int, *rule: str) -> None:
+        self.run("iptables" if ip_version == 4 else "ip6tables", *rule)
+
+    def shape(self, dev: str, rate: str, *, burst: str = "32kb", latency: str = "100ms") -> None:
+        """Limit the egress rate of ``dev`` with a token bucket (this kernel has no netem)."""
+        self.run(
+            "tc",
+            "qdisc",
+            "replace",
+            "dev",
+            dev,
+            "root",
+            "tbf",
+            "rate",
+            rate,
+            "burst",
+            burst,
+            "latency",
+            latency,
+        )
+
+    def wait_established(self, port: int, count: int, timeout: float = 5.0) -> None:
+        """Wait until ``count`` TCP connections (MPTCP subflows count one each) to ``port`` are up."""
+        deadline = time.monotonic() + timeout
+        while True:
+            listing = self.run("ss", "-Htn", "state", "established", f"( dport = :{port} )").stdout
+            up = len(listing.splitlines())
+            if up >= count:
+                return
+            if time.monotonic() > deadline:
+                raise TestbedError(
+                    f"{self.name}: {up} connections to port {port} after {timeout}s, not {count}"
+                )
+            time.sleep(0.05)
+
+    def offloads(self, dev: str, on: bool) -> None:
+        """Turn GSO, TSO and GRO on or off: with them on, captures show super-segments."""
+        state = "on" if on else "off"
+        self.run("ethtool", "-K", dev, "gso", state, "tso", state, "gro", state)
+
+
+class TerminationSignals:
+    """While active in the main thread, SIGTERM and SIGHUP raise ``SystemExit`` so teardown runs."""
+
+    _SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+    def __init__(self) -> None:
+        self._previous: dict[int, object] = {}
+
+    @staticmethod
+    def _raise(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    def __enter__(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {s: signal.signal(s, self._raise) for s in self._SIGNALS}
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)  # type: ignore[arg-type]
+        self._previous = {}
+
+
+class Testbed:
+    """Client and server namespaces joined by ``paths`` veth pairs, torn down on exit whatever happens."""
+
+    def __init__(self, paths: int = 1) -> None:
+        if not 1 <= paths <= 3:
+            raise ValueError(f"a testbed has 1 to 3 paths, not {paths}")
+        suffix = f"{os.getpid()}-{secrets.token_hex(3)}"
+        self.client = Netns(f"{NS_PREFIX}{suffix}-c")
+        self.server = Netns(f"{NS_PREFIX}{suffix}-s")
+        self.paths = tuple(LinkPath(i) for i in range(1, paths + 1))
+        self._signals = TerminationSignals()
+
+    def __enter__(self) -> Testbed:
+        self._signals.__enter__()
+        try:
+            self._build()
+        except BaseException:
+            self.teardown()
+            raise
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.teardown()
+
+    def _build(self) -> None:
+        for ns in (self.client, self.server):
+            run(["ip", "netns", "add", ns.name])
+            ns.ip("link", "set", "lo", "up")
+            ns.sysctl("net.ipv4.conf.all.rp_filter", 0)
+            ns.sysctl("net.ipv4.conf.default.rp_filter", 0)
+        for path in self.paths:
+            self._link(path)
+
+    def _link(self, path: LinkPath) -> None:
+        self.client.ip(
+            "link",
+            "add",
+            path.client_if,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            path.server_if,
+            "netns",
+            self.server.name,
+        )
+        table = str(100 + path.index)
+        for ns, dev, host in ((self.client, path.client_if, 1), (self.server, path.server_if, 2)):
+            ns.ip("addr", "add", f"10.233.{path.index}.{host}/24", "dev", dev)
+            ns.ip("-6", "addr", "add", f"fd00:233:{path.index}::{host}/64", "dev", dev, "nodad")
+            ns.ip("link", "set", dev, "up")
+        for version in (4, 6):
+            family = f"-{version}"
+            self.client.ip(family, "rule", "add", "from", path.client_addr(version), "table", table)
+            self.client.ip(
+                family,
+                "route",
+                "add",
+                "default",
+                "via",
+                path.server_addr(version),
+                "dev",
+                path.client_if,
+                "table",
+                table,
+            )
+
+    def teardown(self) -> None:
+        """Delete both namespaces, killing whatever still runs in them."""
+        try:
+            for ns in (self.client, self.server):
+                _delete_netns(ns.name)
+        finally:
+            self._signals.__exit__()
+
+    def app(self, role: str, options: Sequence[str]) -> Program:
+        """Start the scenario program (``apps.py``) as ``role`` in its namespace."""
+        ns = self.server if role == "server" else self.client
+        return Program(ns.exec_args(sys.executable, "-m", _APPS_MODULE, role, *options))
+
+
+def _wait_readable(fd: int, deadline: float) -> bool:
+    remaining = deadline - time.monotonic()
+    return remaining > 0 and bool(select.select([fd], [], [], remaining)[0])
+
+
+class Program:
+    """A process whose stdout is JSON lines (``{"event": ...}``); killed on exit if still running."""
+
+    def __init__(self, args: Sequence[str]) -> None:
+        env = dict(
+            os.environ,
+            PYTHONPATH=os.pathsep.join(filter(None, [str(_PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
+        )
+        self.args = list(args)
+        self.events: list[dict[str, object]] = []
+        self._proc = subprocess.Popen(
+            self.args,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+
+    def __enter__(self) -> Program:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._proc.communicate()
+
+    def wait_event(self, name: str, timeout: float = 10.0) -> dict[str, object]:
+        """Read events until one named ``name``; ``TestbedError`` on exit or timeout first."""
+        assert self._proc.stdout is not None
+        deadline = time.monotonic() + timeout
+        while _wait_readable(self._proc.stdout.fileno(), deadline):
+            line = self._proc.stdout.readline()
+            if not line:
+                break
+            event = json.loads(line)
+            self.events.append(event)
+            if event.get("event") == name:
+                return dict(event)
+        raise TestbedError(f"{self.args[-1]}: no {name!r} event within {timeout}s; seen {self.events}")
+
+    def send_line(self, text: str = "go") -> None:
+        assert self._proc.stdin is not None
+        self._proc.stdin.write(text + "\n")
+        self._proc.stdin.flush()
+
+    def finish(self, timeout: float = 30.0, *, check: bool = True) -> int:
+        """Wait for the exit and record the remaining events; with ``check``, a failure raises
+        ``TestbedError`` quoting stderr."""
+        try:
+            out, err = self._proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            out, err = self._proc.communicate()
+        self.events.extend(json.loads(line) for line in out.splitlines() if line.strip())
+        if check and self._proc.returncode != 0:
+            raise TestbedError(
+                f"`{' '.join(self.args)}` exited {self._proc.returncode}; events "
+                f"{self.events}; stderr: {err.strip()[-500:]}"
+            )
+        return self._proc.returncode
+
+
+class Tcpdump:
+    """tcpdump in a namespace writing ``out``; ``start`` returns once it listens, ``stop`` flushes it."""
+
+    def __init__(self, ns: Netns, interface: str, out: Path, *, snaplen: int = 200) -> None:
+        self.out = out
+        self.args = ns.exec_args(
+            "tcpdump",
+            "-i",
+            interface,
+            "-s",
+            str(snaplen),
+            "-n",
+            "-U",
+            "--immediate-mode",
+            "-Z",
+            "root",
+            "-w",
+            str(out),
+            "tcp",
+        )
+        self.stats = ""
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 10.0) -> None:
+        self._proc = subprocess.Popen(self.args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        assert self._proc.stderr is not None
+        deadline, seen = time.monotonic() + timeout, b""
+        while b"listening on" not in seen:
+            fd = self._proc.stderr.fileno()
+            if not _wait_readable(fd, deadline) or not (chunk := os.read(fd, 4096)):
+                self.stop()
+                raise TestbedError(f"tcpdump did not start: {seen.decode(errors='replace').strip()}")
+            seen += chunk
+
+    def stop(self, settle: float = 0.3) -> str:
+        """Let the last packets arrive, stop with SIGINT, and return tcpdump's packet counts."""
+        if self._proc is None:
+            return self.stats
+        if self._proc.poll() is None:
+            time.sleep(settle)
+            self._proc.send_signal(signal.SIGINT)
+        try:
+            _, err = self._proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            _, err = self._proc.communicate()
+        self._proc = None
+        self.stats = " ".join(line for line in err.decode(errors="replace").splitlines() if "packets" in line)
+        return self.stats
+
+
+@contextlib.contextmanager
+def capturing(captures: Sequence[Tcpdump]) -> Iterator[Sequence[Tcpdump]]:
+    """Run every capture for the duration of the block; they are stopped (and flushed) whatever happens."""
+    try:
+        for capture in captures:
+            capture.start()
+        yield captures
+    finally:
+        for capture in captures:
+            capture.stop()
