@@ -37,13 +37,16 @@ from ..spec.options import (
     Dss,
     MpFail,
     MpFastclose,
+    MpJoinAck,
+    MpJoinSyn,
+    MpJoinSynAck,
     MpPrio,
     MptcpOption,
     MpTcpRst,
     RemoveAddr,
     TcpRstReason,
 )
-from ..spec.segment import ACK, PSH, RST
+from ..spec.segment import ACK, PSH, RST, SYN
 from .conversation_core import stream_payload
 from .conversation_data import ConversationData, Plan
 from .conversation_wire import Side, Subflow, peer
@@ -62,6 +65,63 @@ class Conversation(ConversationData):
     ``close_subflow``, ``close``, ``add_addr``, ``remove_addr``, ``mp_prio``, ``fastclose``,
     ``tcp_rst``, ``mp_fail``, ``infinite_mapping``; each returns the frame numbers it appended.
     """
+
+    # -- RFC 8684 §3.2: MP_JOIN ---------------------------------------------------------------------
+
+    def join(
+        self,
+        initiator: Side = "A",
+        *,
+        backup: bool = False,
+        address: str | None = None,
+        remote_address: str | None = None,
+        address_id: int | None = None,
+        remote_address_id: int = 0,
+        wrong_token: bool = False,
+        wrong_synack_hmac: bool = False,
+        wrong_ack_hmac: bool = False,
+        fourth_ack: bool = True,
+    ) -> tuple[int, ...]:
+        """Open a new subflow with MP_JOIN: SYN, SYN/ACK, third ACK and (by default) the fourth ACK.
+
+        The new subflow's index is ``subflow_count - 1`` afterwards.  ``address`` is the initiator's new
+        address (default: its next unused one), ``remote_address`` the peer's (default: its first),
+        ``address_id`` the initiator's address ID (default: the subflow index).  The three ``wrong_*``
+        knobs flip the lowest bit of the token or HMAC.
+        """
+        if not self.mptcp:
+            raise LocalProtocolError("no MP_JOIN on a connection that fell back to TCP", section="3.7")
+        responder = peer(initiator)
+        index = len(self._subflows)
+        own = address or self.address(initiator, index)
+        other = remote_address or self.address(responder, 0)
+        ports: dict[Side, int] = {
+            initiator: self._ephemeral_port(),
+            responder: self._subflows[0].port[responder],
+        }
+        ids: dict[Side, int] = {
+            initiator: index if address_id is None else address_id,
+            responder: remote_address_id,
+        }
+        sf = self._new_subflow({initiator: own, responder: other}, ports, ids)
+        sf.backup[initiator] = backup
+        key_i, key_r = self.keys[initiator], self.keys[responder]
+        nonce_i, nonce_r = self._rng.getrandbits(32), self._rng.getrandbits(32)
+        token = self.token(responder) ^ (1 if wrong_token else 0)
+        syn = MpJoinSyn(int(backup), ids[initiator], token, nonce_i)
+        mac = crypto.join_synack_hmac(key_r, key_i, nonce_r, nonce_i, self.version) ^ int(wrong_synack_hmac)
+        synack = MpJoinSynAck(0, ids[responder], mac, nonce_r)
+        full = crypto.join_ack_hmac(key_i, key_r, nonce_i, nonce_r, self.version)
+        if wrong_ack_hmac:
+            full = full[:-1] + bytes((full[-1] ^ 1,))
+        frames = [
+            self._emit(initiator, sf, SYN, (syn,)),
+            self._emit(responder, sf, SYN | ACK, (synack,)),
+            self._emit(initiator, sf, ACK, (MpJoinAck(full),)),
+        ]
+        if fourth_ack:
+            frames.append(self._pure_ack(responder, sf))
+        return tuple(frames)
 
     # -- RFC 8684 §3.4: path management ----------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from typing import Any, Self
 
 from ..spec import crypto
 from ..spec.errors import LocalProtocolError
-from ..spec.options import Dss, MpCapable, MpJoinAck, MpJoinSyn, MpJoinSynAck, MptcpOption
+from ..spec.options import AddAddr, Dss, MpCapable, MptcpOption
 from ..spec.segment import ACK, FIN, PSH, RST, SYN, Segment
 from .conversation_wire import (
     Half,
@@ -33,10 +33,6 @@ from .conversation_wire import (
 
 __all__ = ["ConversationCore", "Trace", "stream_payload"]
 
-_DEFAULT_ADDRESSES = {
-    4: {"A": ("10.0.1.1", "10.0.3.1", "10.0.5.1", "10.0.7.1"), "B": ("10.0.2.1", "10.0.4.1", "10.0.6.1")},
-    6: {"A": ("fd00:1::1", "fd00:3::1", "fd00:5::1", "fd00:7::1"), "B": ("fd00:2::1", "fd00:4::1")},
-}
 _SERVER_PORT = 80
 _SYN_WINDOW = 64240
 _WINDOW = 502
@@ -128,6 +124,15 @@ class ConversationCore:
         """((A address, A port), (B address, B port)) of subflow ``index``."""
         sf = self._subflows[index]
         return (sf.address["A"], sf.port["A"]), (sf.address["B"], sf.port["B"])
+
+    def address(self, side: Side, number: int) -> str:
+        """``side``'s default address number ``number``: 10.0.1.1, 10.0.3.1, ... for A and 10.0.2.1,
+        10.0.4.1, ... for B (fd00:1::1, fd00:3::1, ... with ``ipv6``); number 0 is used by subflow 0."""
+        net = 2 * number + (1 if side == "A" else 2)
+        return f"fd00:{net:x}::1" if self.ip_version == 6 else f"10.0.{net}.1"
+
+    def _ephemeral_port(self) -> int:
+        return self._rng.randrange(32768, 61000)
 
     def _new_stream(self, side: Side) -> Stream:
         idsn = crypto.key_idsn(self.keys[side], self.version)
@@ -272,7 +277,7 @@ class ConversationCore:
         self._traces.append(Trace(side, sf.index, start, dsn, data_length, intact))
         if dsn is not None and intact and not lost:
             self._streams[side].received.add(dsn, dsn + data_length)
-        if side == "B" and any(isinstance(o, Dss) for o in options):
+        if side == "B" and any(_confirms_keys(o) for o in options):
             self._fully_established["A"] = True
         return frame
 
@@ -348,9 +353,8 @@ class ConversationCore:
         """
         if self._subflows:
             raise LocalProtocolError("connect() opens subflow 0 and may run once", section="3.1")
-        defaults = _DEFAULT_ADDRESSES[self.ip_version]
-        addresses: dict[Side, str] = {"A": defaults["A"][0], "B": defaults["B"][0]}
-        ports: dict[Side, int] = {"A": self._rng.randrange(32768, 61000), "B": _SERVER_PORT}
+        addresses: dict[Side, str] = {"A": self.address("A", 0), "B": self.address("B", 0)}
+        ports: dict[Side, int] = {"A": self._ephemeral_port(), "B": _SERVER_PORT}
         sf = self._new_subflow(addresses, ports, {"A": 0, "B": 0})
         if checksum_b is not None:
             self.checksum_requested["B"] = checksum_b
@@ -388,61 +392,13 @@ class ConversationCore:
         self._fully_established[side] = True
         return frame
 
-    # -- RFC 8684 §3.2: MP_JOIN ---------------------------------------------------------------------
 
-    def join(
-        self,
-        initiator: Side = "A",
-        *,
-        backup: bool = False,
-        address: str | None = None,
-        remote_address: str | None = None,
-        address_id: int | None = None,
-        remote_address_id: int = 0,
-        wrong_token: bool = False,
-        wrong_synack_hmac: bool = False,
-        wrong_ack_hmac: bool = False,
-        fourth_ack: bool = True,
-    ) -> tuple[int, ...]:
-        """Open a new subflow with MP_JOIN: SYN, SYN/ACK, third ACK and (by default) the fourth ACK.
-
-        The new subflow's index is ``subflow_count - 1`` afterwards.  ``address`` is the initiator's new
-        address (default: its next unused one), ``remote_address`` the peer's (default: its first),
-        ``address_id`` the initiator's address ID (default: the subflow index).  The three ``wrong_*``
-        knobs flip the lowest bit of the token or HMAC.
-        """
-        if not self.mptcp:
-            raise LocalProtocolError("no MP_JOIN on a connection that fell back to TCP", section="3.7")
-        responder = peer(initiator)
-        index = len(self._subflows)
-        own = address or _DEFAULT_ADDRESSES[self.ip_version][initiator][index]
-        other = remote_address or _DEFAULT_ADDRESSES[self.ip_version][responder][0]
-        ports: dict[Side, int] = {initiator: self._rng.randrange(32768, 61000), responder: _SERVER_PORT}
-        if initiator == "B":
-            ports = {"A": self._subflows[0].port["A"], "B": self._rng.randrange(32768, 61000)}
-        ids: dict[Side, int] = {
-            initiator: index if address_id is None else address_id,
-            responder: remote_address_id,
-        }
-        sf = self._new_subflow({initiator: own, responder: other}, ports, ids)
-        sf.backup[initiator] = backup
-        key_i, key_r = self.keys[initiator], self.keys[responder]
-        nonce_i, nonce_r = self._rng.getrandbits(32), self._rng.getrandbits(32)
-        token = self.token(responder) ^ (1 if wrong_token else 0)
-        syn = MpJoinSyn(int(backup), ids[initiator], token, nonce_i)
-        mac = crypto.join_synack_hmac(key_r, key_i, nonce_r, nonce_i, self.version) ^ int(wrong_synack_hmac)
-        synack = MpJoinSynAck(0, ids[responder], mac, nonce_r)
-        full = crypto.join_ack_hmac(key_i, key_r, nonce_i, nonce_r, self.version)
-        if wrong_ack_hmac:
-            full = full[:-1] + bytes((full[-1] ^ 1,))
-        frames = [
-            self._emit(initiator, sf, SYN, (syn,)),
-            self._emit(responder, sf, SYN | ACK, (synack,)),
-            self._emit(initiator, sf, ACK, (MpJoinAck(full),)),
-        ]
-        if fourth_ack:
-            frames.append(self._pure_ack(responder, sf))
-        return tuple(frames)
+def _confirms_keys(option: MptcpOption) -> bool:
+    """Whether B sending ``option`` shows A that its third ACK arrived: a DATA_ACK or an ADD_ADDR that
+    is not an echo (RFC 8684 §3.1; Linux treats both as the end of the MP_CAPABLE exchange)."""
+    return (isinstance(option, Dss) and option.data_ack is not None) or (
+        isinstance(option, AddAddr) and not option.echo
+    )
 
 
 def stream_payload(side: Side, stream: Stream, dsn: int, size: int) -> bytes:
