@@ -1,9 +1,10 @@
-"""Report writers for ``mptcpspec validate``: text, JSON, JUnit XML and annotated pcapng.
+"""Report writers for ``mptcpspec validate``: text, JSON and annotated pcapng (JUnit XML is in
+``report_junit``, the HTML report in ``report_html``).
 
 Every writer takes ``FileReport``s (``mptcpspec.conformance.results``) and formats them; nothing here
 validates anything.  The text report is the default output; it is meant for 80-100 columns and uses
-colour only when asked (``use_color`` decides for a stream).  The JSON document and the JUnit XML are
-deterministic: the same reports give the same bytes (timings only with ``timing=True``).
+colour only when asked (``use_color`` decides for a stream).  The JSON document is deterministic:
+the same reports give the same bytes (timings only with ``timing=True``).
 """
 
 from __future__ import annotations
@@ -11,23 +12,24 @@ from __future__ import annotations
 import json
 import os
 import textwrap
-import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TextIO
 
+from ..capture.writer import write_annotated
 from ..spec.rules import Finding, Verdict
 from .results import ConnectionSummary, Endpoint, FileReport, SubflowSummary
 
 __all__ = [
     "Summary",
+    "annotate_capture",
     "file_to_dict",
     "finding_comments",
     "format_endpoint",
     "format_file_text",
     "format_frames",
     "format_summary_text",
-    "junit_document",
     "reports_to_json",
     "use_color",
 ]
@@ -331,63 +333,6 @@ def reports_to_json(reports: Iterable[FileReport], *, timing: bool = False) -> s
     return json.dumps(document, indent=2) + "\n"
 
 
-# --- JUnit XML -------------------------------------------------------------------------------------
-
-
-def _testcase(suite: ET.Element, classname: str, name: str, findings: Sequence[Finding]) -> None:
-    """One testcase for the findings of one rule on one connection: failure, skipped or passed."""
-    case = ET.SubElement(suite, "testcase", classname=classname, name=name)
-    details = "\n".join(
-        f"frames {format_frames(f.frames, limit=20)} ({f.verdict.value}): {f.message}" for f in findings
-    )
-    violations = [f for f in findings if f.verdict is Verdict.VIOLATION]
-    undetermined = [f for f in findings if f.verdict is Verdict.UNDETERMINED]
-    if violations:
-        first = violations[0]
-        failure = ET.SubElement(case, "failure", type=first.rule.citation, message=first.message)
-        failure.text = details
-    elif undetermined:
-        ET.SubElement(case, "skipped", message=f"undetermined: {undetermined[0].message}")
-    if not violations:
-        ET.SubElement(case, "system-out").text = details
-
-
-def _suite(report: FileReport) -> ET.Element:
-    suite = ET.Element("testsuite", name=report.path, time=f"{report.seconds:.3f}")
-    if report.error is not None:
-        case = ET.SubElement(suite, "testcase", classname=report.path, name="read capture")
-        ET.SubElement(case, "error", message=report.error, type="unusable input")
-    groups: dict[str, dict[str, list[Finding]]] = {c.id: {} for c in report.connections}
-    for finding in report.findings:
-        groups.setdefault(finding.connection or "capture", {}).setdefault(finding.rule.id, []).append(finding)
-    checks = {c.id: c.checks for c in report.connections}
-    for conn_id, by_rule in groups.items():
-        classname = f"{report.path}.{conn_id}"
-        for rule_id, findings in by_rule.items():
-            _testcase(suite, classname, rule_id, findings)
-        if not by_rule:
-            case = ET.SubElement(suite, "testcase", classname=classname, name="no findings")
-            ET.SubElement(case, "system-out").text = f"{_plural(checks.get(conn_id, 0), 'check')} held"
-    cases = suite.findall("testcase")
-    suite.set("tests", str(len(cases)))
-    for tag, attribute in (("failure", "failures"), ("error", "errors"), ("skipped", "skipped")):
-        suite.set(attribute, str(sum(1 for case in cases if case.find(tag) is not None)))
-    return suite
-
-
-def junit_document(reports: Iterable[FileReport]) -> str:
-    """JUnit XML: one testsuite per file; one testcase per (connection, rule with findings), violations
-    as failures, undetermined as skipped; a connection without findings is one passing testcase and an
-    unusable file one testcase with an error."""
-    root = ET.Element("testsuites", name="mptcpspec validate")
-    for report in reports:
-        root.append(_suite(report))
-    for attribute in ("tests", "failures", "errors", "skipped"):
-        root.set(attribute, str(sum(int(s.get(attribute, "0")) for s in root)))
-    ET.indent(root)
-    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
-
-
 # --- annotations -----------------------------------------------------------------------------------
 
 
@@ -400,3 +345,11 @@ def finding_comments(findings: Iterable[Finding]) -> Mapping[int, Sequence[str]]
         for frame in dict.fromkeys(finding.frames):
             comments.setdefault(frame, []).append(text)
     return comments
+
+
+def annotate_capture(report: FileReport, out: str | Path) -> int:
+    """Copy ``report``'s capture to pcapng ``out`` with ``finding_comments`` on its frames, so that
+    Wireshark shows them (``frame.comment``); returns how many frames got a comment."""
+    comments = finding_comments(report.findings)
+    write_annotated(report.path, out, comments)
+    return len(comments)

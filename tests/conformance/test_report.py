@@ -16,10 +16,10 @@ from mptcpspec.conformance.report import (
     format_file_text,
     format_frames,
     format_summary_text,
-    junit_document,
     reports_to_json,
     use_color,
 )
+from mptcpspec.conformance.report_junit import junit_document
 from mptcpspec.conformance.results import FileReport
 
 
