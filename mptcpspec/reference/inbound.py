@@ -1,0 +1,487 @@
+"""The reference endpoint's input side: what each arriving segment does to the connection.
+
+``Inbound`` is the base of ``Endpoint``: it dispatches a segment to its subflow by 4-tuple and runs the
+MP_CAPABLE handshake (RFC 8684 §3.1), the MP_JOIN handshake in both roles (§3.2), data and DATA_ACKs
+(§3.3), address signals (§3.4), fast close (§3.5), subflow resets (§3.6) and fallback (§3.7).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from ..spec.crypto import key_idsn, key_token
+from ..spec.errors import LocalProtocolError
+from ..spec.options import (
+    AddAddr,
+    Dss,
+    MpCapable,
+    MpFastclose,
+    MpJoinAck,
+    MpJoinSyn,
+    MpJoinSynAck,
+    MpPrio,
+    MpTcpRst,
+    RemoveAddr,
+    TcpRstReason,
+)
+from ..spec.segment import RST, SYN, Segment
+from . import events as ev
+from . import handshake, output
+from .cc import Window, lia_increase
+from .receiver import DataReceiver, Mapping, MappingTracker
+from .state import ConnectionState, Role
+from .subflow import Subflow, SubflowState, unwrap
+from .wire import peer_mss
+
+__all__ = ["Inbound"]
+
+
+class Inbound:
+    """Receive-side behaviour over a ``ConnectionState`` and an event queue."""
+
+    def __init__(self, state: ConnectionState, events: deque[ev.Event], now: float) -> None:
+        self.state = state
+        self.events = events
+        self.now = now
+
+    # --- dispatch ------------------------------------------------------------------------------------
+
+    def _dispatch(self, seg: Segment, now: float) -> None:
+        sf = self.state.by_tuple.get((seg.dst, seg.dport, seg.src, seg.sport))
+        if sf is None:
+            self._unknown_flow(seg, now)
+            return
+        if seg.rst:
+            self._on_rst(sf, seg)
+        elif sf.state is SubflowState.CLOSED:
+            sf.ack_pending = sf.ack_pending or seg.seq_space > 0
+        elif sf.state is SubflowState.SYN_SENT:
+            self._on_synack(sf, seg, now)
+        elif sf.state is SubflowState.SYN_RECEIVED:
+            self._on_handshake_ack(sf, seg, now)
+        else:
+            self._on_established(sf, seg, now)
+
+    def _unknown_flow(self, seg: Segment, now: float) -> None:
+        state = self.state
+        if seg.rst:
+            return
+        if seg.syn and not seg.has_ack and state.role is Role.SERVER:
+            join = handshake.find(seg.mptcp, MpJoinSyn)
+            if join is not None:
+                if self._join_acceptable(join):
+                    self._accept_join(seg, join)
+                    return
+            elif state.initial is None:
+                self._accept_initial(seg)
+                return
+        state.outbox.append(_reply_reset(seg, now))
+
+    # --- MP_CAPABLE handshake, RFC 8684 §3.1 ---------------------------------------------------------
+
+    def _new_subflow(self, local: tuple[str, int], remote: tuple[str, int], status: SubflowState) -> Subflow:
+        state = self.state
+        mss = state.config.mss
+        sf = Subflow(
+            len(state.subflows),
+            local,
+            remote,
+            state.random_int(4),
+            status,
+            mss,
+            Window(mss - 40),
+            MappingTracker(state.checksum),
+        )
+        state.subflows[sf.id] = sf
+        state.by_tuple[(*local, *remote)] = sf
+        return sf
+
+    def _learn_peer(self, sf: Subflow, seg: Segment) -> None:
+        """Initial sequence number and MSS from the peer's SYN or SYN/ACK."""
+        sf.irs = seg.seq
+        sf.rcv_nxt = seg.seq + 1
+        sf.mss = min(self.state.config.mss, peer_mss(seg.tcp_options) or 536)
+        sf.window.mss = output.payload_size(self.state, sf)
+        sf.peer_window = seg.window
+
+    def _accept_initial(self, seg: Segment) -> None:
+        state = self.state
+        sf = self._new_subflow((seg.dst, seg.dport), (seg.src, seg.sport), SubflowState.SYN_RECEIVED)
+        state.pm.set_initial(seg.dst)
+        offer = handshake.find(seg.mptcp, MpCapable)
+        options: tuple[MpCapable, ...] = ()
+        if state.config.mptcp and handshake.capable_acceptable(offer, with_key=False):
+            assert offer is not None
+            state.mptcp = True
+            state.checksum = state.config.checksum or offer.checksum_required
+            sf.rcv_mappings.checksum = state.checksum
+            options = (handshake.capable(state.checksum, state.local_key),)
+        else:
+            state.fallback = True
+        self._learn_peer(sf, seg)
+        sf.queue(b"", SYN, options=options)
+
+    def _on_synack(self, sf: Subflow, seg: Segment, now: float) -> None:
+        if not (seg.syn and seg.has_ack and seg.ack == (sf.iss + 1) & 0xFFFFFFFF):
+            return
+        self._learn_peer(sf, seg)
+        sf.on_ack(sf.iss + 1, seg.window, False, now)
+        if sf.is_join:
+            self._join_synack(sf, seg)
+            return
+        state = self.state
+        offer = handshake.find(seg.mptcp, MpCapable)
+        if state.config.mptcp and handshake.capable_acceptable(offer, with_key=True):
+            assert offer is not None and offer.sender_key is not None
+            state.mptcp = True
+            state.remote_key = offer.sender_key
+            state.checksum = state.config.checksum or offer.checksum_required
+            state.send_third_ack = True
+        else:
+            state.fallback = True
+        sf.state = SubflowState.ESTABLISHED
+        sf.ack_pending = True
+        self._establish(sf, seg.window)
+
+    def _on_handshake_ack(self, sf: Subflow, seg: Segment, now: float) -> None:
+        if seg.syn and not seg.has_ack:
+            for chunk in sf.chunks:
+                chunk.lost = chunk.lost or bool(chunk.transmissions)
+            return
+        if not seg.has_ack or seg.ack != (sf.iss + 1) & 0xFFFFFFFF:
+            return
+        if sf.is_join:
+            self._join_third_ack(sf, seg, now)
+            return
+        state = self.state
+        if not state.fallback:
+            offer = handshake.find(seg.mptcp, MpCapable)
+            if offer is not None and offer.sender_key is not None and offer.receiver_key == state.local_key:
+                state.remote_key = offer.sender_key
+                state.checksum = state.checksum or offer.checksum_required
+            elif seg.mptcp:
+                return  # a DSS before any key: wait for the MP_CAPABLE to be sent again (§3.1)
+            else:
+                state.fallback = True
+        sf.state = SubflowState.ESTABLISHED
+        self._establish(sf, seg.window)
+        self._on_established(sf, seg, now)
+
+    def _establish(self, sf: Subflow, window: int) -> None:
+        """The first subflow is up: start the data level and tell the application."""
+        state = self.state
+        state.established = True
+        sf.rcv_mappings.checksum = state.checksum
+        if state.mptcp and not state.fallback and state.remote_key is not None:
+            state.sender.rebase(state.local_idsn + 1)
+            state.receiver = DataReceiver(key_idsn(state.remote_key) + 1)
+        else:
+            state.fallback = True
+            state.receiver = DataReceiver(0)
+            sf.rcv_mappings.add(Mapping(1, 0, 0))
+        state.peer_right_edge = state.sender.snd_una + window
+        self.events.append(ev.ConnectionEstablished(state.fallback, state.checksum and not state.fallback))
+        self.events.append(ev.SubflowEstablished(sf.id, sf.local, sf.remote, sf.backup))
+
+    # --- MP_JOIN handshake, RFC 8684 §3.2 ------------------------------------------------------------
+
+    def _join_acceptable(self, join: MpJoinSyn) -> bool:
+        state = self.state
+        return (
+            state.established
+            and state.mptcp
+            and not state.fallback
+            and state.remote_key is not None
+            and not state.closed
+            and join.token == key_token(state.local_key)
+            and len(state.live()) < state.config.max_subflows
+            and not state.sender.fin_acked
+        )
+
+    def _accept_join(self, seg: Segment, join: MpJoinSyn) -> None:
+        state = self.state
+        assert state.remote_key is not None
+        sf = self._new_subflow((seg.dst, seg.dport), (seg.src, seg.sport), SubflowState.SYN_RECEIVED)
+        sf.is_join = True
+        sf.rcv_mappings.checksum = state.checksum
+        sf.remote_nonce, sf.remote_address_id, sf.peer_backup = join.nonce, join.address_id, join.backup
+        sf.local_nonce = state.random_int(4)
+        sf.local_address_id = state.pm.local_id(seg.dst)
+        self._learn_peer(sf, seg)
+        option = handshake.join_synack(
+            state.local_key, state.remote_key, sf.local_nonce, sf.remote_nonce, sf.local_address_id, sf.backup
+        )
+        sf.queue(b"", SYN, options=(option,))
+
+    def _join_synack(self, sf: Subflow, seg: Segment) -> None:
+        state = self.state
+        answer = handshake.find(seg.mptcp, MpJoinSynAck)
+        assert state.remote_key is not None
+        if answer is None or not handshake.join_synack_valid(
+            answer, state.local_key, state.remote_key, sf.local_nonce
+        ):
+            self._reset_subflow(sf, reason=TcpRstReason.MPTCP_SPECIFIC)
+            return
+        sf.remote_nonce, sf.remote_address_id, sf.peer_backup = answer.nonce, answer.address_id, answer.backup
+        sf.state = SubflowState.PRE_ESTABLISHED
+        sf.join_ack_pending = True
+
+    def _join_third_ack(self, sf: Subflow, seg: Segment, now: float) -> None:
+        state = self.state
+        answer = handshake.find(seg.mptcp, MpJoinAck)
+        assert state.remote_key is not None
+        if answer is None or not handshake.join_ack_valid(
+            answer, state.local_key, state.remote_key, sf.local_nonce, sf.remote_nonce
+        ):
+            self._reset_subflow(sf, reason=TcpRstReason.MPTCP_SPECIFIC)
+            return
+        sf.state = SubflowState.ESTABLISHED
+        sf.ack_pending = True  # the fourth ACK, RFC 8684 §3.2
+        self.events.append(ev.SubflowEstablished(sf.id, sf.local, sf.remote, sf.backup or sf.peer_backup))
+        self._on_established(sf, seg, now)
+
+    # --- established subflows ------------------------------------------------------------------------
+
+    def _on_established(self, sf: Subflow, seg: Segment, now: float) -> None:
+        state = self.state
+        if seg.syn:
+            sf.join_ack_pending = sf.state is SubflowState.PRE_ESTABLISHED
+            state.send_third_ack = state.send_third_ack or (
+                sf.id == 0 and state.role is Role.CLIENT and state.mptcp and not state.fallback
+            )
+            sf.ack_pending = True
+            return
+        if seg.has_ack:
+            self._on_subflow_ack(sf, seg, now)
+        self._on_options(sf, seg, now)
+        if seg.payload_len or seg.fin:
+            start, data, fin_now = sf.accept(unwrap(seg.seq, sf.rcv_nxt), seg.payload, seg.fin)
+            if data:
+                self._deliver(sf, start - sf.irs, data)
+            if fin_now:
+                self._on_subflow_fin(sf)
+
+    def _on_subflow_ack(self, sf: Subflow, seg: Segment, now: float) -> None:
+        state = self.state
+        if sf.state is SubflowState.PRE_ESTABLISHED and seg.ack == (sf.iss + 1) & 0xFFFFFFFF:
+            sf.state = SubflowState.ESTABLISHED
+            sf.rto_deadline = None
+            sf.timeouts = 0
+            self.events.append(ev.SubflowEstablished(sf.id, sf.local, sf.remote, sf.backup or sf.peer_backup))
+        pure = (
+            seg.payload_len == 0
+            and not seg.fin
+            and not seg.syn
+            and not any(isinstance(o, (AddAddr, RemoveAddr, MpPrio)) for o in seg.mptcp)
+        )
+        acked, _ = sf.on_ack(unwrap(seg.ack, sf.snd_una), seg.window, pure, now)
+        if acked:
+            flows = [(o.window.cwnd, o.srtt or o.rto) for o in state.live() if o.usable]
+            lia_increase(sf.window, acked, flows)
+        if state.fallback:  # the TCP ACK is the data ACK (RFC 8684 §3.7)
+            pending = [c.dsn for c in sf.chunks if c.dsn is not None]
+            state.sender.on_data_ack(min(pending, default=state.sender.next_new))
+            state.peer_right_edge = state.sender.snd_una + seg.window
+
+    def _on_options(self, sf: Subflow, seg: Segment, now: float) -> None:
+        state = self.state
+        if state.fallback or state.receiver is None or state.remote_key is None:
+            return
+        for option in seg.mptcp:
+            if isinstance(option, Dss):
+                self._on_dss(sf, seg, option)
+            elif isinstance(option, MpCapable) and option.data_length is not None:
+                state.dss_seen = True
+                sf.rcv_mappings.add(
+                    Mapping(1, key_idsn(state.remote_key) + 1, option.data_length, option.checksum)
+                )
+            elif isinstance(option, AddAddr):
+                self._on_add_addr(sf, option)
+            elif isinstance(option, RemoveAddr):
+                self._on_remove_addr(option)
+            elif isinstance(option, MpPrio):
+                sf.peer_backup = option.backup
+            elif isinstance(option, MpFastclose) and option.receiver_key == state.local_key:
+                self._fast_close(send=True, reason="peer fast close")
+
+    def _on_dss(self, sf: Subflow, seg: Segment, dss: Dss) -> None:
+        state = self.state
+        receiver = state.receiver
+        assert receiver is not None
+        state.dss_seen = True
+        if dss.data_ack is not None:
+            data_ack = unwrap(dss.data_ack, state.sender.snd_una, 64 if dss.data_ack_wide else 32)
+            state.sender.on_data_ack(data_ack)
+            state.peer_right_edge = max(state.peer_right_edge, data_ack + seg.window)
+            if state.sender.fin_acked:
+                state.data_fin_deadline = None
+        if dss.dsn is None or dss.ssn is None or dss.data_level_length is None:
+            return
+        dsn = unwrap(dss.dsn, receiver.rcv_nxt, 64 if dss.dsn_wide else 32)
+        length = dss.data_level_length
+        if dss.data_fin:
+            receiver.set_fin(dsn + length - 1)
+            sf.ack_pending = True
+            length -= 1
+            self._check_stream_end()
+        if length > 0 and dss.ssn != 0:
+            ssn = unwrap(dss.ssn, sf.rcv_nxt - sf.irs)
+            sf.rcv_mappings.add(Mapping(ssn, dsn, length, dss.checksum))
+
+    def _deliver(self, sf: Subflow, start: int, data: bytes) -> None:
+        receiver = self.state.receiver
+        assert receiver is not None
+        pieces, failed = sf.rcv_mappings.feed(start, data)
+        for dsn, piece in pieces:
+            ready = receiver.insert(dsn, piece)
+            if ready:
+                self.events.append(ev.DataReceived(ready))
+        if failed:
+            self._reset_subflow(sf, reason=TcpRstReason.MIDDLEBOX_INTERFERENCE)
+        self._check_stream_end()
+
+    def _check_stream_end(self) -> None:
+        receiver = self.state.receiver
+        if receiver is not None and receiver.fin_received and not self.state.stream_ended:
+            self.state.stream_ended = True
+            self.events.append(ev.StreamEnded())
+            for sf in self.state.live():
+                sf.ack_pending = sf.ack_pending or sf.state is SubflowState.ESTABLISHED
+
+    def _on_subflow_fin(self, sf: Subflow) -> None:
+        state = self.state
+        if state.fallback and state.receiver is not None:
+            state.receiver.set_fin(state.receiver.rcv_nxt)
+            self._check_stream_end()
+        elif not state.data_level_done and any(o.usable for o in state.live() if o is not sf):
+            sf.retired = True
+            self._reinject(sf)
+
+    # --- address signals, RFC 8684 §3.4 ---------------------------------------------------------------
+
+    def _on_add_addr(self, sf: Subflow, option: AddAddr) -> None:
+        state = self.state
+        assert state.remote_key is not None
+        if option.echo:
+            state.pm.echoed(option.address_id)
+            return
+        if not handshake.add_addr_valid(option, state.local_key, state.remote_key):
+            return
+        state.pm.echoes.append((option.address_id, option.address, option.port))
+        if option.address_id in state.pm.remote:
+            return
+        state.pm.remote[option.address_id] = (option.address, option.port)
+        self.events.append(ev.AddressAnnounced(option.address_id, option.address, option.port))
+        initial = state.initial
+        if state.config.auto_join and initial is not None and not state.sender.fin_requested:
+            self.open_subflow(initial.local[0], (option.address, option.port or initial.remote[1]))
+
+    def open_subflow(self, local: str, remote: tuple[str, int] | None = None, backup: bool = False) -> int:
+        """Start an MP_JOIN subflow from address ``local`` (RFC 8684 §3.2), to ``remote`` or the initial
+        subflow's peer address; its SYN leaves once a DSS has arrived (§3.1).  Returns the subflow id."""
+        state = self.state
+        initial = state.initial
+        if not state.mptcp or state.fallback or state.remote_key is None or initial is None:
+            raise LocalProtocolError("MP_JOIN needs an established MPTCP connection", section="3.2")
+        port = 32768 + state.random_int(2) % 28000
+        sf = self._new_subflow((local, port), remote or initial.remote, SubflowState.SYN_SENT)
+        sf.is_join, sf.backup = True, backup
+        sf.local_nonce = state.random_int(4)
+        sf.local_address_id = state.pm.local_id(local)
+        option = handshake.join_syn(state.remote_key, sf.local_nonce, sf.local_address_id, backup)
+        sf.queue(b"", SYN, options=(option,))
+        return sf.id
+
+    def _on_remove_addr(self, option: RemoveAddr) -> None:
+        for address_id in option.address_ids:
+            self.state.pm.remote.pop(address_id, None)
+            self.events.append(ev.AddressRemoved(address_id))
+            for sf in self.state.live():
+                if sf.remote_address_id == address_id and not sf.retired:
+                    sf.retired = True
+                    self._reinject(sf)
+
+    # --- resets and the end --------------------------------------------------------------------------
+
+    def _on_rst(self, sf: Subflow, seg: Segment) -> None:
+        state = self.state
+        if sf.state is SubflowState.CLOSED:
+            return
+        fast = handshake.find(seg.mptcp, MpFastclose)
+        if fast is not None and fast.receiver_key == state.local_key:
+            self._fast_close(send=True, reason="peer fast close", skip=sf)
+            return
+        tcprst = handshake.find(seg.mptcp, MpTcpRst)
+        self._drop_subflow(sf, reset=True, reason=None if tcprst is None else tcprst.reason)
+
+    def _reinject(self, sf: Subflow) -> None:
+        """Send the data this subflow holds unacknowledged again elsewhere (RFC 8684 §3.3.6)."""
+        for chunk in sf.chunks:
+            if chunk.dsn is not None and chunk.data:
+                self.state.sender.reinject_range(chunk.dsn, chunk.dsn + len(chunk.data))
+
+    def _reset_subflow(self, sf: Subflow, reason: int) -> None:
+        """Reset one subflow with MP_TCPRST (RFC 8684 §3.6)."""
+        options = (MpTcpRst(0, reason),) if self.state.mptcp and not self.state.fallback else ()
+        self.state.outbox.append(output.reset_segment(self.state, sf, self.now, options))
+        self._drop_subflow(sf, reset=True, reason=reason)
+
+    def _drop_subflow(self, sf: Subflow, reset: bool, reason: int | None) -> None:
+        state = self.state
+        sf.state = SubflowState.CLOSED
+        sf.rto_deadline = None
+        if not state.fallback:
+            self._reinject(sf)
+        sf.chunks.clear()
+        self.events.append(ev.SubflowClosed(sf.id, reset, reason))
+        if state.live() or state.closed:
+            return
+        if state.data_level_done:
+            self._finish(reset=False, reason="closed")
+        else:
+            self._finish(reset=True, reason="every subflow was reset")
+
+    def _fast_close(self, send: bool, reason: str, skip: Subflow | None = None) -> None:
+        """MP_FASTCLOSE (RFC 8684 §3.5): RST on every live subflow, the peer's key in each."""
+        state = self.state
+        if state.closed:
+            return
+        use_option = state.mptcp and not state.fallback and state.remote_key is not None
+        for sf in state.live():
+            if send and sf is not skip:
+                options = (MpFastclose(state.remote_key),) if use_option and state.remote_key else ()
+                state.outbox.append(output.reset_segment(state, sf, self.now, options))
+            sf.state = SubflowState.CLOSED
+            sf.rto_deadline = None
+            sf.chunks.clear()
+        self._finish(reset=True, reason=reason)
+
+    def _finish(self, reset: bool, reason: str) -> None:
+        state = self.state
+        if state.closed:
+            return
+        state.closed = True
+        state.data_fin_deadline = None
+        self.events.append(ev.ConnectionClosed(reset, reason))
+
+
+def _reply_reset(seg: Segment, now: float) -> Segment:
+    """RST for a segment no subflow owns (RFC 9293 §3.10.7.1)."""
+    if seg.has_ack:
+        seq, ack, flags = seg.ack, 0, RST
+    else:
+        seq, ack, flags = 0, (seg.seq + seg.seq_space) & 0xFFFFFFFF, RST | 0x10
+    return Segment(
+        frame=0,
+        time=now,
+        ip_version=seg.ip_version,
+        src=seg.dst,
+        dst=seg.src,
+        sport=seg.dport,
+        dport=seg.sport,
+        seq=seq,
+        ack=ack,
+        flags=flags,
+        window=0,
+        payload_len=0,
+    )

@@ -1,0 +1,105 @@
+"""The reference endpoint's connection-level state, shared by its input side (``endpoint``) and its output
+side (``output``): keys, negotiated features, the data level and the subflows.
+
+Plain mutable bookkeeping (RFC 8684 appendix C lists the same control-block fields); the behaviour lives
+in the modules that use it.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..spec.crypto import key_idsn
+from ..spec.segment import Segment
+from .pathmgr import PathManager
+from .receiver import DataReceiver
+from .sender import DataSender
+from .subflow import Subflow, SubflowState
+
+__all__ = ["Config", "ConnectionState", "Role"]
+
+
+class Role(enum.Enum):
+    """Which side opened the connection: the client sends the first SYN."""
+
+    CLIENT = "client"
+    SERVER = "server"
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Knobs of the reference endpoint.
+
+    ``checksum``: ask for DSS checksums (RFC 8684 §3.1 A flag).  ``mss``: our maximum segment size.
+    ``auto_join``: open a subflow to every address the peer announces.  ``strict``: a monitor finding of
+    verdict violation raises.  ``random``: source of keys, nonces, ISNs and ports (``os.urandom``; tests
+    pass a seeded one).  ``mptcp``: offer MPTCP at all (False gives a plain TCP endpoint).
+    """
+
+    checksum: bool = False
+    mss: int = 1460
+    receive_window: int = 65535
+    auto_join: bool = True
+    max_subflows: int = 8
+    syn_retries: int = 6
+    stale_after_timeouts: int = 2
+    max_timeouts: int = 12
+    add_addr_interval: float = 1.0
+    strict: bool = False
+    mptcp: bool = True
+    random: Callable[[int], bytes] = os.urandom
+
+
+@dataclass(slots=True)
+class ConnectionState:
+    """Everything one MPTCP connection knows, at the data level and per subflow."""
+
+    role: Role
+    config: Config
+    local_key: int
+    sender: DataSender
+    remote_key: int | None = None
+    mptcp: bool = False
+    fallback: bool = False
+    checksum: bool = False
+    established: bool = False
+    dss_seen: bool = False
+    send_third_ack: bool = False
+    receiver: DataReceiver | None = None
+    peer_right_edge: int = 0
+    data_fin_deadline: float | None = None
+    data_fin_due: bool = False
+    stream_ended: bool = False
+    closed: bool = False
+    subflows: dict[int, Subflow] = field(default_factory=dict)
+    by_tuple: dict[tuple[str, int, str, int], Subflow] = field(default_factory=dict)
+    pm: PathManager = field(default_factory=PathManager)
+    outbox: list[Segment] = field(default_factory=list)
+    prio_pending: set[int] = field(default_factory=set)
+
+    def random_int(self, size: int) -> int:
+        return int.from_bytes(self.config.random(size), "big")
+
+    @property
+    def local_idsn(self) -> int:
+        return key_idsn(self.local_key)
+
+    @property
+    def initial(self) -> Subflow | None:
+        return self.subflows.get(0)
+
+    def live(self) -> list[Subflow]:
+        """Subflows not closed, in id order."""
+        return [sf for sf in self.subflows.values() if sf.state is not SubflowState.CLOSED]
+
+    def data_ack(self) -> int | None:
+        """What our DSS DATA_ACK says: the next DSN we expect (RFC 8684 §3.3.2)."""
+        return None if self.receiver is None else self.receiver.rcv_nxt
+
+    @property
+    def data_level_done(self) -> bool:
+        """Both DATA_FINs are through: ours acknowledged, the peer's received (RFC 8684 §3.3.3)."""
+        return self.sender.fin_acked and self.receiver is not None and self.receiver.fin_received
