@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from ..errors import UnknownVersion
+from ..errors import BadLength, UnknownVersion
 from ._base import bad_length, head, uint
 from ._types import Dss, MpCapable, MpJoinAck, MpJoinSyn, MpJoinSynAck, MptcpOption, Subtype
 
@@ -141,41 +141,23 @@ def parse_dss(data: bytes, length: int, low: int) -> Dss:
     elif length == layout.checksummed_length:
         values = layout.checksummed.unpack_from(data, 4)
     else:
-        expected = (
-            f"{layout.plain_length} or {layout.checksummed_length}" if flags & 0x04 else layout.plain_length
-        )
-        raise bad_length(
-            Subtype.DSS,
-            length,
-            "3.3",
-            f"does not fit flags A={flags & 1} a={flags >> 1 & 1} "
-            f"M={flags >> 2 & 1} m={flags >> 3 & 1} (expected {expected})",
-        )
+        raise _dss_length_error(flags, length, layout)
+    ack_wide, dsn_wide, fin = bool(flags & 0x02), bool(flags & 0x08), bool(flags & 0x10)
+    reserved = low << 3 | flags >> 5
     data_ack = values[0] if flags & 0x01 else None
     if not flags & 0x04:
-        return Dss(
-            data_ack,
-            bool(flags & 0x02),
-            None,
-            bool(flags & 0x08),
-            None,
-            None,
-            None,
-            bool(flags & 0x10),
-            low << 3 | flags >> 5,
-        )
+        return Dss(data_ack, ack_wide, None, dsn_wide, None, None, None, fin, reserved)
     i = flags & 0x01
-    return Dss(
-        data_ack,
-        bool(flags & 0x02),
-        values[i],
-        bool(flags & 0x08),
-        values[i + 1],
-        values[i + 2],
-        values[i + 3] if length == layout.checksummed_length else None,
-        bool(flags & 0x10),
-        low << 3 | flags >> 5,
+    checksum = values[i + 3] if length == layout.checksummed_length else None
+    return Dss(data_ack, ack_wide, values[i], dsn_wide, values[i + 1], values[i + 2], checksum, fin, reserved)
+
+
+def _dss_length_error(flags: int, length: int, layout: _DssLayout) -> BadLength:
+    expected = (
+        f"{layout.plain_length} or {layout.checksummed_length}" if flags & 0x04 else layout.plain_length
     )
+    bits = f"A={flags & 1} a={flags >> 1 & 1} M={flags >> 2 & 1} m={flags >> 3 & 1}"
+    return bad_length(Subtype.DSS, length, "3.3", f"does not fit flags {bits} (expected {expected})")
 
 
 def serialize_dss(o: Dss) -> bytes:
