@@ -105,7 +105,7 @@ def serialize_add_addr(o: AddAddr) -> bytes:
 
 def serialize_add_addr_v0(o: AddAddrV0) -> bytes:
     body = _pack_address("AddAddrV0", o.address, o.port)
-    if o.ip_version != (4 if len(body) in (4, 6) else 6):
+    if o.ip_version != (6 if ":" in o.address else 4):
         raise ValueError(f"AddAddrV0.ip_version={o.ip_version!r} does not match address {o.address!r}")
     aid = uint("AddAddrV0.address_id", o.address_id, 8)
     return head(Subtype.ADD_ADDR, o.ip_version, 4 + len(body)) + bytes((aid,)) + body

@@ -163,8 +163,13 @@ def option_to_dict(option: MptcpOption) -> dict[str, object]:
     for field in fields(option):
         if field.name == "subtype":
             continue
-        value = getattr(option, field.name)
-        result[field.name] = (
-            value.hex() if isinstance(value, bytes) else list(value) if isinstance(value, tuple) else value
-        )
+        result[field.name] = _json_value(getattr(option, field.name))
     return result
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, tuple):
+        return list(value)
+    return value
