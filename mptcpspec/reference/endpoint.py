@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from ..spec.errors import LocalProtocolError, RemoteProtocolError
+from ..spec.options import TcpRstReason
 from ..spec.rules import Finding
 from ..spec.segment import SYN, Segment
 from . import events as ev
@@ -160,8 +161,10 @@ class Endpoint(Inbound):
             and sf.timeouts > config.syn_retries
         ):
             self._drop_subflow(sf, reset=True, reason=None)
-        elif sf.timeouts > config.max_timeouts:
-            self._reset_subflow(sf, reason=5)
+        elif sf.timeouts > config.max_timeouts or (
+            self.state.data_level_done and sf.timeouts >= config.stale_after_timeouts
+        ):
+            self._reset_subflow(sf, reason=TcpRstReason.UNACCEPTABLE_PERFORMANCE)
         elif sf.timeouts >= config.stale_after_timeouts and not sf.stale:
             others = [o for o in self.state.live() if o is not sf and o.usable]
             if others:
@@ -174,6 +177,9 @@ class Endpoint(Inbound):
         if state.closed:
             return
         if state.established and state.data_level_done:
+            for sf in state.live():
+                if sf.state is not SubflowState.ESTABLISHED:
+                    self._reset_subflow(sf, reason=TcpRstReason.UNSPECIFIED)
             output.queue_fins(state)
         for sf in state.live():
             if sf.fin_queued and sf.fin_received and not sf.chunks:

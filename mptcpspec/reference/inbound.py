@@ -253,6 +253,8 @@ class Inbound:
             return
         if seg.has_ack:
             self._on_subflow_ack(sf, seg, now)
+        if sf.is_join and handshake.find(seg.mptcp, MpJoinAck) is not None:
+            sf.ack_pending = True  # our fourth ACK was lost: the initiator sent its third again (§3.2)
         self._on_options(sf, seg, now)
         if seg.payload_len or seg.fin:
             start, data, fin_now = sf.accept(unwrap(seg.seq, sf.rcv_nxt), seg.payload, seg.fin)

@@ -46,13 +46,15 @@ class Path:
         return {segment.src, segment.dst} == {self.client, self.server}
 
     def down(self, now: float) -> bool:
-        return (self.fail_at is not None and now >= self.fail_at
-                and (self.heal_at is None or now < self.heal_at))
+        return (
+            self.fail_at is not None and now >= self.fail_at and (self.heal_at is None or now < self.heal_at)
+        )
 
 
 def _strip(segment: Segment) -> Segment:
     """The segment as a middlebox that removes MPTCP options would forward it."""
-    return dataclasses.replace(segment, mptcp=(), option_errors=(), tcp_options=_strip_raw(segment.tcp_options))
+    raw = _strip_raw(segment.tcp_options)
+    return dataclasses.replace(segment, mptcp=(), option_errors=(), tcp_options=raw)
 
 
 def _strip_raw(raw: bytes) -> bytes:
@@ -91,7 +93,8 @@ class Network:
             segment = _strip(segment)
         copies = 2 if self.rng.random() < path.duplicate else 1
         for _ in range(copies):
-            delay = path.delay * (1 + 2 * self.rng.random()) if self.rng.random() < path.reorder else path.delay
+            late = self.rng.random() < path.reorder
+            delay = path.delay * (1 + 2 * self.rng.random()) if late else path.delay
             heapq.heappush(self.in_flight, (now + delay, next(self.counter), segment))
 
     def next_arrival(self) -> float | None:
@@ -120,15 +123,19 @@ class Simulation:
             while (event := endpoint.next_event()) is not None:
                 self.events[name].append(event)
 
-    def run(self, until: float, done: Callable[[Simulation], bool] = lambda sim: False,
-            on_step: Callable[[Simulation], None] = lambda sim: None) -> bool:
+    def run(
+        self,
+        until: float,
+        done: Callable[[Simulation], bool] = lambda sim: False,
+        on_step: Callable[[Simulation], None] = lambda sim: None,
+    ) -> bool:
         """Advance virtual time to ``until`` or until ``done``; returns whether ``done`` held."""
         self._flush()
         while not done(self):
             on_step(self)
             self._flush()
-            times = [t for t in (self.network.next_arrival(), self.client.get_timer(), self.server.get_timer())
-                     if t is not None]
+            candidates = (self.network.next_arrival(), self.client.get_timer(), self.server.get_timer())
+            times = [t for t in candidates if t is not None]
             if not times or min(times) > until:
                 return done(self)
             self.now = max(self.now, min(times))
@@ -140,4 +147,5 @@ class Simulation:
                 timer = endpoint.get_timer()
                 if timer is not None and timer <= self.now:
                     endpoint.handle_timer(self.now)
+        self._flush()
         return True

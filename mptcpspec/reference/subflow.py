@@ -186,19 +186,20 @@ class Subflow:
         return acked, False
 
     def _drop_acked(self, ack: int, now: float) -> None:
+        acked = [c for c in self.chunks if c.end <= ack]
+        if acked and acked[-1].end == ack and all(c.transmissions == 1 for c in acked):
+            self._rtt_sample(now - acked[-1].sent_at)  # Karn: never time a retransmitted segment
         keep: list[Chunk] = []
-        for chunk in self.chunks:
-            if chunk.end <= ack:
-                if chunk.transmissions == 1:
-                    self._rtt_sample(now - chunk.sent_at)
-            elif chunk.seq < ack:  # partly acknowledged: keep the rest
+        for chunk in self.chunks[len(acked) :]:
+            if chunk.seq < ack:  # partly acknowledged: keep the rest
                 cut = ack - chunk.seq
+                dsn = None if chunk.dsn is None else chunk.dsn + cut
                 keep.append(
                     Chunk(
                         ack,
                         chunk.data[cut:],
                         chunk.flags & ~0x02,
-                        None if chunk.dsn is None else chunk.dsn + cut,
+                        dsn,
                         (),
                         chunk.sent_at,
                         chunk.transmissions,
