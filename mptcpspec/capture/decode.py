@@ -12,13 +12,14 @@ import socket
 import struct
 
 from ..spec.errors import OptionError
-from ..spec.options import MptcpOption, scan_tcp_options
+from ..spec.options import MPTCP_KIND, MptcpOption, scan_tcp_options
 from ..spec.segment import Segment
 from .notes import NoteKind, NoteLog
 
 __all__ = ["PacketDecoder"]
 
 _IPV4 = struct.Struct("!2xH2xH4x4s4s")  # total length, flags+fragment offset, source, destination
+_IPV4_FAST = struct.Struct("!BxH2xHxB2x4s4s")  # version+IHL, total length, fragment, protocol, addresses
 _IPV6 = struct.Struct("!4xHBx16s16s")  # payload length, next header, source, destination
 _TCP = struct.Struct("!HHIIBBH")  # ports, seq, ack, data offset, flags, window
 _TCP_PROTO = 6
@@ -26,8 +27,8 @@ _IPV6_EXTENSIONS = frozenset({0, 43, 60})  # hop-by-hop, routing, destination op
 _IPV6_FRAGMENT, _IPV6_AH = 44, 51
 _MAX_NAMES = 1 << 16
 
-_Ip = tuple[int, int, bytes, bytes]
-"""(offset of the TCP header, end of the IP payload, raw source address, raw destination address)."""
+_Ip = tuple[int, int, int, bytes, bytes]
+"""(IP version, offset of the TCP header, end of the IP payload, raw source and destination address)."""
 
 
 class PacketDecoder:
@@ -46,16 +47,56 @@ class PacketDecoder:
         self._names: dict[bytes, str] = {}
 
     def decode(self, frame: int, time: float, data: bytes, off: int) -> Segment | None:
-        """The Segment in the IP packet at ``data[off:]``, or None (not TCP, skipped, noted)."""
+        """The Segment in the IP packet at ``data[off:]``, or None (not TCP, skipped, noted).
+
+        Plain IPv4 (no options, not a fragment) is decoded inline; everything else goes through ``_ip``.
+        """
+        if len(data) >= off + 40:
+            version_ihl, total, fragment, proto, src, dst = _IPV4_FAST.unpack_from(data, off)
+            plain = version_ihl == 0x45 and proto == _TCP_PROTO and total and not fragment & 0x3FFF
+        else:
+            plain = False
+        if plain:
+            version, at, end = 4, off + 20, off + total
+        else:
+            ip = self._ip(frame, data, off)
+            if ip is None:
+                return None
+            version, at, end, src, dst = ip
+            if len(data) < at + 20:
+                self._cut(frame, data, -1, at + 20, "TCP header")
+                return None
+        sport, dport, seq, ack, offset, flags, window = _TCP.unpack_from(data, at)
+        header = (offset >> 4) * 4
+        if header < 20 or at + header > end or len(data) < at + header:
+            self._bad_tcp_header(frame, data, at, end, header)
+            return None
+        options = data[at + 20 : at + header]
+        mptcp: tuple[MptcpOption, ...] = ()
+        errors: tuple[OptionError, ...] = ()
+        if MPTCP_KIND in options:  # int membership: a cheap pre-check before the real scan
+            mptcp, errors = scan_tcp_options(options)
+        if self.mptcp_only:
+            flow = (src, sport, dst, dport)
+            if flow not in self.mptcp_flows:
+                if not (mptcp or errors):
+                    return None
+                self.mptcp_flows.update((flow, (dst, dport, src, sport)))
+        names = self._names
+        src_name = names.get(src) or self._name(src)
+        dst_name = names.get(dst) or self._name(dst)
+        return Segment(frame, time, version, src_name, dst_name, sport, dport, seq, ack, flags, window,
+                       end - at - header, data[at + header : end], options, mptcp, errors)  # fmt: skip
+
+    def _ip(self, frame: int, data: bytes, off: int) -> _Ip | None:
+        """Any IP header (the general path): IPv4 with options or fragments, IPv6, or not IP at all."""
         version = data[off] >> 4 if len(data) > off else 0
         if version == 4:
-            ip = self._ipv4(frame, data, off)
-        elif version == 6:
-            ip = self._ipv6(frame, data, off)
-        else:
-            self.non_tcp += 1
-            return None
-        return None if ip is None else self._tcp(frame, time, version, data, ip)
+            return self._ipv4(frame, data, off)
+        if version == 6:
+            return self._ipv6(frame, data, off)
+        self.non_tcp += 1
+        return None
 
     def _ipv4(self, frame: int, data: bytes, off: int) -> _Ip | None:
         """RFC 791 header: IHL for options, total length, fragments (only a first one is decoded)."""
@@ -75,7 +116,7 @@ class PacketDecoder:
         if len(data) < off + ihl:
             self._cut(frame, data, -1, off + ihl, "IPv4 options")
             return None
-        return off + ihl, off + (total or self._length_zero(frame, data, off)), src, dst
+        return 4, off + ihl, off + (total or self._length_zero(frame, data, off)), src, dst
 
     def _ipv6(self, frame: int, data: bytes, off: int) -> _Ip | None:
         """RFC 8200 header and extension headers (hop-by-hop, routing, destination, fragment, AH)."""
@@ -101,59 +142,15 @@ class PacketDecoder:
                 size = (data[at + 1] + 2) * 4 if proto == _IPV6_AH else (data[at + 1] + 1) * 8
             proto = data[at]
             at += size
-        return at, end, src, dst
+        return 6, at, end, src, dst
 
-    def _tcp(self, frame: int, time: float, version: int, data: bytes, ip: _Ip) -> Segment | None:
-        """RFC 9293 header: data offset, options (MPTCP ones parsed), payload up to the IP length."""
-        at, end, src, dst = ip
-        if len(data) < at + 20:
-            self._cut(frame, data, -1, at + 20, "TCP header")
-            return None
-        sport, dport, seq, ack, offset, flags, window = _TCP.unpack_from(data, at)
-        header = (offset >> 4) * 4
+    def _bad_tcp_header(self, frame: int, data: bytes, at: int, end: int, header: int) -> None:
+        """Note a TCP data offset below 20 or beyond the IP payload, or options cut by the snaplen."""
         if header < 20 or at + header > end:
             message = f"TCP data offset {header}, {end - at} bytes of IP payload"
             self.notes.add(frame, NoteKind.BAD_TCP_HEADER, message)
-            return None
-        if len(data) < at + header:
+        else:
             self._cut(frame, data, -1, at + header, "TCP options")
-            return None
-        options = data[at + 20 : at + header]
-        mptcp: tuple[MptcpOption, ...] = ()
-        errors: tuple[OptionError, ...] = ()
-        if b"\x1e" in options:
-            mptcp, errors = scan_tcp_options(options)
-        if self.mptcp_only and not self._in_mptcp_flow((src, sport, dst, dport), bool(mptcp or errors)):
-            return None
-        payload = data[at + header : end]
-        src_name, dst_name = self._name(src), self._name(dst)
-        return Segment(
-            frame,
-            time,
-            version,
-            src_name,
-            dst_name,
-            sport,
-            dport,
-            seq,
-            ack,
-            flags,
-            window,
-            end - at - header,
-            payload,
-            options,
-            mptcp,
-            errors,
-        )
-
-    def _in_mptcp_flow(self, key: tuple[bytes, int, bytes, int], has_mptcp: bool) -> bool:
-        """Whether the flow is known MPTCP; a segment with an MPTCP option makes it so (both ways)."""
-        if key in self.mptcp_flows:
-            return True
-        if has_mptcp:
-            self.mptcp_flows.add(key)
-            self.mptcp_flows.add((key[2], key[3], key[0], key[1]))
-        return has_mptcp
 
     def _first_fragment(self, frame: int, offset_units: int) -> bool:
         """Note an IP fragment; True when it is the first one (offset 0), whose TCP header is decoded."""

@@ -149,24 +149,15 @@ class CaptureReader:
         """
         log = self._begin()
         decoder = PacketDecoder(log, mptcp_only=mptcp_only)
-        links: dict[int, LinkDecoder | None] = {}
-        unknown: set[tuple[int, int]] = set()
         decode = decoder.decode
-        frame = 0
+        link: LinkDecoder | None = None
+        unknown: set[tuple[int, int]] = set()
+        frame, last = 0, (-1, -1)
         try:
             for frame, ts_ns, interface, linktype, data, _orig_len in self._pass(log):
-                link = (
-                    links[linktype]
-                    if linktype in links
-                    else links.setdefault(linktype, link_decoder(linktype))
-                )
+                if (interface, linktype) != last:
+                    last, link = (interface, linktype), _link(log, unknown, frame, interface, linktype)
                 if link is None:
-                    if (interface, linktype) not in unknown:
-                        unknown.add((interface, linktype))
-                        message = (
-                            f"interface {interface}: link type {linktype} not supported, packets skipped"
-                        )
-                        log.add(frame, NoteKind.UNKNOWN_LINKTYPE, message)
                     continue
                 off = link(data)
                 if off < 0:
@@ -178,6 +169,19 @@ class CaptureReader:
         finally:
             self.packets, self.non_tcp = frame, decoder.non_tcp
             log.close(frame)
+
+
+def _link(
+    log: NoteLog, unknown: set[tuple[int, int]], frame: int, interface: int, linktype: int
+) -> LinkDecoder | None:
+    """The link decoder for an interface, or None after noting (once) that its link type is unsupported."""
+    link = link_decoder(linktype)
+    if link is None and (interface, linktype) not in unknown:
+        unknown.add((interface, linktype))
+        log.add(
+            frame, NoteKind.UNKNOWN_LINKTYPE, f"interface {interface}: link type {linktype} not supported"
+        )
+    return link
 
 
 def open_capture(source: Source) -> CaptureReader:

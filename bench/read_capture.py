@@ -1,0 +1,50 @@
+"""Benchmark the capture reader: packets, seconds, packets/s and peak RSS for three ways of reading.
+
+(a) raw record iteration (``reader.records()``), (b) ``reader.segments()``, (c)
+``reader.segments(mptcp_only=True)``.  Make a large headers-only MPTCP capture with
+
+    .venv/bin/python -m tests.capture.kernel_capture /tmp/big.pcap --packets 300000
+
+then run ``.venv/bin/python bench/read_capture.py /tmp/big.pcap``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from mptcpspec.capture import open_capture
+
+
+def _measure(name: str, run: Callable[[], Iterable[object]], packets: Callable[[], int]) -> None:
+    start = time.perf_counter()
+    items = sum(1 for _ in run())
+    seconds = time.perf_counter() - start
+    count = packets()
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"{name:<28} packets={count:>9,} items={items:>9,} seconds={seconds:7.3f} "
+        f"packets/s={count / seconds:>11,.0f} us/packet={seconds / count * 1e6:6.2f} peak_rss={peak_mib:6.1f} MiB"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Time the mptcpspec capture reader on one file.")
+    parser.add_argument("file", type=Path)
+    parser.add_argument("--repeat", type=int, default=1, help="run each measurement this many times")
+    args = parser.parse_args(argv)
+    reader = open_capture(args.file)
+    print(f"{args.file}: {reader.format}, link type {reader.linktype}")
+    for _ in range(args.repeat):
+        _measure("(a) records()", reader.records, lambda: reader.packets)
+        _measure("(b) segments()", reader.segments, lambda: reader.packets)
+        _measure("(c) segments(mptcp_only)", lambda: reader.segments(mptcp_only=True), lambda: reader.packets)
+    if reader.notes:
+        print(f"{len(reader.notes)} notes, first: {reader.notes[0]}")
+
+
+if __name__ == "__main__":
+    main()
