@@ -84,6 +84,15 @@ class Summary:
             note=self.note + counts.note,
         )
 
+    def verdicts(self) -> list[tuple[Verdict, int, str]]:
+        """(verdict, count, text) per verdict, text like ``2 violations``, ``1 undetermined``."""
+        counts = ((Verdict.VIOLATION, self.violation), (Verdict.UNDETERMINED, self.undetermined),
+                  (Verdict.NOTE, self.note))  # fmt: skip
+        return [
+            (v, n, f"{n} {v.value}" if n == 1 or v is Verdict.UNDETERMINED else f"{n} {v.value}s")
+            for v, n in counts
+        ]
+
     @property
     def exit_status(self) -> int:
         """``validate``'s exit status: 2 when an input was unusable, else 1 on any violation, else 0."""
@@ -229,12 +238,7 @@ def format_file_text(report: FileReport, *, color: bool = False) -> str:
 
 
 def _verdict_counts(summary: Summary, color: bool) -> str:
-    parts = [
-        (summary.violation, "violation", Verdict.VIOLATION),
-        (summary.undetermined, "undetermined", Verdict.UNDETERMINED),
-        (summary.note, "note", Verdict.NOTE),
-    ]
-    return ", ".join(_paint(f"{n} {word}", verdict, color and n > 0) for n, word, verdict in parts)
+    return ", ".join(_paint(text, verdict, color and n > 0) for verdict, n, text in summary.verdicts())
 
 
 def format_summary_text(summary: Summary, *, color: bool = False) -> str:

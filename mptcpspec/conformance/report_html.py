@@ -53,8 +53,7 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], css: str = "")
 
 
 def _badges(summary: Summary) -> str:
-    parts = [(summary.violation, "violation"), (summary.undetermined, "undetermined"), (summary.note, "note")]
-    shown = [f'<span class="badge {name}">{count} {name}</span>' for count, name in parts if count]
+    shown = [f'<span class="badge {v.value}">{text}</span>' for v, n, text in summary.verdicts() if n]
     return " ".join(shown) or '<span class="badge ok">no findings</span>'
 
 

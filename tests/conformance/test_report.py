@@ -61,7 +61,7 @@ def test_text_report_shows_connections_subflows_and_findings() -> None:
     assert "data-ack.beyond-sent  (MUST, RFC 8684 §3.3.2)  c1\n" in text
     assert "add-addr.echo-match  (SHOULD, RFC 8684 §3.4.1)  capture" in text
     assert "frame 130  truncated: last record cut after 20 of 66 bytes" in text
-    assert text.endswith("file summary: 2 violation, 1 undetermined, 1 note\n")
+    assert text.endswith("file summary: 2 violations, 1 undetermined, 1 note\n")
     assert "\x1b[" not in text
     assert max(len(line) for line in text.splitlines()) <= 100
 
@@ -74,7 +74,7 @@ def test_text_report_of_unusable_input_and_colour() -> None:
     line = format_summary_text(Summary.of([REPORT, UNUSABLE]))
     assert (
         line
-        == "summary: 2 files, 1 unusable, 130 packets, 2 connections: 2 violation, 1 undetermined, 1 note\n"
+        == "summary: 2 files, 1 unusable, 130 packets, 2 connections: 2 violations, 1 undetermined, 1 note\n"
     )
 
 

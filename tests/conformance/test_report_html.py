@@ -96,7 +96,7 @@ def test_unusable_input_page_and_index(tmp_path: Path) -> None:
     assert written.read_text(encoding="utf-8") == html_report(REPORT)
     index = index_html([(REPORT, written.name), (UNUSABLE, "notes.txt.html")])
     assert '<a href="path-down.pcap.html">traces/path-down.pcap</a>' in index
-    assert "2 violation" in index and "not a capture file" in index
+    assert "2 violations" in index and "not a capture file" in index
 
 
 def test_report_file_name_is_safe() -> None:
