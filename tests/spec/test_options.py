@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import example, given
+from hypothesis import example, given, settings
 
 from mptcpspec.conformance.strategies import mptcp_options, option_bytes
 from mptcpspec.spec.errors import BadLength, OptionError, TruncatedOption, UnknownVersion
@@ -34,8 +34,10 @@ from mptcpspec.spec.options import (
 )
 
 MAX64 = (1 << 64) - 1
+ROUND_TRIPS = settings(max_examples=500)  # 14 subtypes and forms share the examples
 
 
+@ROUND_TRIPS
 @given(mptcp_options())
 @example(Dss(data_ack=5))  # only a DATA_ACK
 @example(Dss(dsn=7, ssn=0, data_level_length=0, data_fin=True))  # DATA_FIN on an infinite mapping
@@ -51,6 +53,7 @@ def test_parse_inverts_serialize(option: MptcpOption) -> None:
     assert parse(serialize(option)) == option
 
 
+@ROUND_TRIPS
 @given(option_bytes())
 @example(bytes.fromhex("1e1a201fa28e87fddd1d50f2c8072fb90edad86a000000000001"))  # DATA_FIN, 8-byte fields
 @example(bytes.fromhex("1e0834010a010202"))  # v0 ADD_ADDR, IPVer 4
