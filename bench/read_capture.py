@@ -27,7 +27,8 @@ def _measure(name: str, run: Callable[[], Iterable[object]], packets: Callable[[
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         f"{name:<28} packets={count:>9,} items={items:>9,} seconds={seconds:7.3f} "
-        f"packets/s={count / seconds:>11,.0f} us/packet={seconds / count * 1e6:6.2f} peak_rss={peak_mib:6.1f} MiB"
+        f"packets/s={count / seconds:>11,.0f} us/packet={seconds / count * 1e6:6.2f} "
+        f"peak_rss={peak_mib:6.1f} MiB"
     )
 
 

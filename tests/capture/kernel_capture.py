@@ -1,10 +1,11 @@
 """Real captures of the kernel's MPTCP, made with tcpdump between two network namespaces.
 
 ``kernel_capture(out, ...)`` builds namespaces ``mpcap-<pid>-c`` and ``mpcap-<pid>-s`` joined by two
-veth paths (10.232.1.0/24 and 10.232.2.0/24, the client's second address announced as a subflow
-endpoint), runs tcpdump in the client namespace, sends two UDP datagrams (non-TCP traffic: UDP, ARP, ICMP port unreachable) and an MPTCP bulk transfer, and
-tears everything down.  Used by the capture tests (small files, ``tcpdump -i any`` and ``-y
-LINUX_SLL``) and to make the large headers-only capture for ``bench/read_capture.py``:
+veth paths (10.232.1.0/24 and 10.232.2.0/24, the client's second address a subflow endpoint), runs
+tcpdump in the client namespace, sends two UDP datagrams (so there is non-TCP traffic: UDP, ARP,
+ICMP) and one MPTCP bulk transfer, and tears everything down.  Used by the capture tests (small
+files, ``tcpdump -i any`` and ``-y LINUX_SLL``) and to make the large headers-only capture for
+``bench/read_capture.py``:
 
     .venv/bin/python -m tests.capture.kernel_capture /tmp/big.pcap --packets 300000
 """
@@ -142,8 +143,8 @@ def kernel_capture(
     """
     with _namespaces() as (client, server):
         dump = subprocess.Popen(
-            _in(client, "tcpdump", "-i", "any", "-s", str(snaplen), "-n", "-U", "--immediate-mode", "-w", str(out),
-                *(["-c", str(packets)] if packets else []), *tcpdump_args),
+            _in(client, "tcpdump", "-i", "any", "-s", str(snaplen), "-n", "-U", "--immediate-mode",
+                "-w", str(out), *(["-c", str(packets)] if packets else []), *tcpdump_args),
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )  # fmt: skip
         try:
