@@ -188,6 +188,17 @@ class Observation:
     fallback: bool
     features: frozenset[str]
 
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "packets": self.packets,
+            "format": self.file_format,
+            "linktype": self.linktype,
+            "subtypes": sorted(self.subtypes),
+            "subflows": self.subflows,
+            "fallback": self.fallback,
+            "features": sorted(self.features),
+        }
+
 
 def _carries_data_sequence(seg: Segment) -> bool:
     """A DSS, or the MP_CAPABLE with a data-level length that maps the first data (RFC 8684 §3.1)."""

@@ -160,12 +160,14 @@ def link_down(path_index: int) -> Step:
     return lambda bed: bed.server.ip("link", "set", bed.paths[path_index - 1].server_if, "down")
 
 
-def corrupt_one_segment(nth: int = 30) -> Step:
-    """Overwrite 4 payload bytes of the ``nth`` full-sized data segment the client sends to the server.
+def corrupt_one_segment(nth: int = 2) -> Step:
+    """Overwrite 4 payload bytes of the ``nth`` (from 0) large data segment the client sends from now on.
 
-    nftables mangles the bytes after the TCP header at the client's output hook; the TCP checksum is
-    left to the veth offload, so TCP accepts the segment and only the DSS checksum (RFC 8684 §3.3.1)
-    can catch the damage.
+    nftables mangles the bytes after the TCP header at the client's output hook, which sees TCP's
+    unsegmented (GSO) buffers, so ``nth`` counts those.  The TCP checksum is left to the veth offload:
+    TCP accepts the segment and only the DSS checksum (RFC 8684 §3.3.1) can catch the damage.  Linux
+    answers with MP_FAIL only once a mapping of the subflow has passed its checksum (before that it
+    falls back silently): apply this step once the first mapping has been acknowledged.
     """
 
     rule = f"tcp dport {PORT} meta length > 1000 numgen inc mod 1000000 == {nth} @ih,0,32 set 0x4d505443"

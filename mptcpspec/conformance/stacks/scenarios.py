@@ -148,8 +148,12 @@ def _transfer(bed: Testbed, scenario: Scenario) -> list[str]:
     ]
 
 
-def _write_expect(scenario: Scenario, pcap: Path) -> Path:
-    expect = pcap.with_name(f"{scenario.name}.expect.json")
+def _expect_path(out_dir: Path, scenario: Scenario) -> Path:
+    return out_dir / f"{scenario.name}.expect.json"
+
+
+def _write_expect(scenario: Scenario, pcap: Path, observation: Observation) -> None:
+    """The verdict file: what the capture must show, what it showed when made, and how it was made."""
     made = {
         "kernel": platform.release(),
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -161,10 +165,10 @@ def _write_expect(scenario: Scenario, pcap: Path) -> Path:
         "capture": pcap.name,
         "must_show": scenario.must_show.to_dict(),
         "expected": {"violations": 0},
+        "observed": observation.to_dict(),
         "made_with": made,
     }
-    expect.write_text(json.dumps(data, indent=2) + "\n")
-    return expect
+    _expect_path(pcap.parent, scenario).write_text(json.dumps(data, indent=2) + "\n")
 
 
 def _record(bed: Testbed, scenario: Scenario, pcap: Path, work: Path) -> list[str]:
@@ -184,14 +188,14 @@ def _record(bed: Testbed, scenario: Scenario, pcap: Path, work: Path) -> list[st
 def run_scenario(scenario: Scenario, out_dir: Path) -> ScenarioResult:
     """Make one capture in fresh namespaces and judge it; failures end up in the result, not raised."""
     pcap = out_dir / scenario.filename
-    expect = out_dir / f"{scenario.name}.expect.json"
+    expect = _expect_path(out_dir, scenario)
     try:
         with tempfile.TemporaryDirectory(prefix="mpsc-") as tmp, Testbed(scenario.paths) as bed:
             notes = _record(bed, scenario, pcap, Path(tmp))
     except TestbedError as exc:
         return ScenarioResult(scenario.name, pcap, expect, (), error=str(exc))
     observation = observe(pcap)
-    _write_expect(scenario, pcap)
+    _write_expect(scenario, pcap, observation)
     problems = tuple(check(observation, scenario.must_show))
     return ScenarioResult(scenario.name, pcap, expect, tuple(notes), observation, problems)
 
@@ -362,11 +366,14 @@ _TABLE = (
     ),
     Scenario(
         "mp-fail",
-        "DSS checksums on, one data segment corrupted in flight: MP_FAIL (RFC 8684 §3.7)",
-        MustShow(("MP_CAPABLE", "DSS", "MP_FAIL"), linktype="ethernet", features=("dss-checksum",)),
-        setup=(checksums(), offloads(1, on=False), corrupt_one_segment()),
+        "DSS checksums on, one data segment corrupted in flight: MP_FAIL, then fallback (RFC 8684 §3.7)",
+        MustShow(
+            ("MP_CAPABLE", "DSS", "MP_FAIL"), fallback=True, linktype="ethernet", features=("dss-checksum",)
+        ),
+        setup=(checksums(), offloads(1, on=False)),
+        during=(corrupt_one_segment(),),
         snaplen=65535,
-        up=100_000,
+        up=300_000,
         down=10_000,
         intact=False,
     ),
