@@ -1,0 +1,239 @@
+"""The reference endpoint on a real wire: a TUN device (``/dev/net/tun``, ``IFF_TUN | IFF_NO_PI``).
+
+The driver reads IPv4 packets from the device, hands the TCP segments to the sans-IO ``Endpoint``, and
+writes what it sends back to the device, sleeping in ``select`` until the next packet or the endpoint's
+timer.  The namespace plumbing belongs to the caller: it creates the device with ``TunDevice.create``,
+moves it where it wants (``move_to_netns``), and routes the endpoint's addresses through it, owned by no
+other interface so that the kernel there does not answer for them.
+
+``peer_connect`` and ``peer_listen`` are the library entry points behind ``mptcpspec peer``: one
+connection that sends a byte string, reads the peer's, closes, and reports what happened.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import select
+import struct
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..spec.rules import Finding
+from . import events as ev
+from .endpoint import Endpoint, Observer
+from .state import Config, Role
+from .wire import decode_ipv4, encode_ipv4
+
+__all__ = ["PeerResult", "TunDevice", "drive", "move_to_netns", "peer_connect", "peer_listen"]
+
+TUNSETIFF = 0x400454CA
+IFF_TUN = 0x0001
+IFF_NO_PI = 0x1000
+MTU = 1500
+
+
+class TunDevice:
+    """An open TUN device: ``read`` returns the packets waiting, ``write`` sends one."""
+
+    def __init__(self, fd: int, name: str) -> None:
+        self.fd = fd
+        self.name = name
+
+    @classmethod
+    def create(cls, name: str) -> TunDevice:
+        """Create (or attach to) TUN device ``name`` in the current network namespace."""
+        fd = os.open("/dev/net/tun", os.O_RDWR | os.O_NONBLOCK)
+        try:
+            fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH22x", name.encode(), IFF_TUN | IFF_NO_PI))
+        except OSError:
+            os.close(fd)
+            raise
+        return cls(fd, name)
+
+    def read(self) -> list[bytes]:
+        packets: list[bytes] = []
+        while True:
+            try:
+                packets.append(os.read(self.fd, 65535))
+            except BlockingIOError:
+                return packets
+
+    def write(self, packet: bytes) -> None:
+        os.write(self.fd, packet)
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for a packet; True when one is readable."""
+        return bool(select.select([self.fd], [], [], max(0.0, timeout))[0])
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+    def __enter__(self) -> TunDevice:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def move_to_netns(device: TunDevice, netns: str) -> None:
+    """Move the device into network namespace ``netns`` (the open descriptor keeps working)."""
+    subprocess.run(["ip", "link", "set", device.name, "netns", netns], check=True, capture_output=True)
+
+
+def drive(
+    endpoint: Endpoint,
+    device: TunDevice,
+    until: Callable[[float], bool],
+    timeout: float,
+    on_event: Callable[[ev.Event, float], None],
+) -> float:
+    """Run ``endpoint`` on ``device`` until ``until(now)`` or ``timeout`` seconds; returns the time used.
+
+    Packets are read in batches, so one batch of arrivals gets one round of replies (a natural delayed
+    ACK).  Events go to ``on_event`` as they appear.
+    """
+    start = time.monotonic()
+    while True:
+        now = time.monotonic()
+        for segment in endpoint.segments_to_send(now):
+            device.write(encode_ipv4(segment))
+        while (event := endpoint.next_event()) is not None:
+            on_event(event, now)
+        if until(now) or now - start > timeout:
+            return now - start
+        timer = endpoint.get_timer()
+        wait = 0.05 if timer is None else min(0.05, timer - now)
+        if device.wait(wait):
+            now = time.monotonic()
+            for packet in device.read():
+                incoming = decode_ipv4(packet, now)
+                if incoming is not None:
+                    endpoint.receive(incoming, now)
+        now = time.monotonic()
+        timer = endpoint.get_timer()
+        if timer is not None and timer <= now:
+            endpoint.handle_timer(now)
+
+
+@dataclass(slots=True)
+class PeerResult:
+    """What one ``peer_connect``/``peer_listen`` run saw."""
+
+    received: bytes = b""
+    events: list[ev.Event] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    closed: bool = False
+    reset: bool = False
+    seconds: float = 0.0
+    subflows: int = 0
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.received).hexdigest()
+
+
+@dataclass(slots=True)
+class _Application:
+    """Send ``data``, read until the peer's DATA_FIN, close (a server sends only after reading all)."""
+
+    endpoint: Endpoint
+    data: bytes
+    reply_after_read: bool
+    result: PeerResult
+    abort_after: int | None = None
+    sent: bool = False
+
+    def on_event(self, event: ev.Event, now: float) -> None:
+        self.result.events.append(event)
+        if isinstance(event, ev.DataReceived):
+            self.result.received += event.data
+        elif isinstance(event, ev.StreamEnded if self.reply_after_read else ev.ConnectionEstablished):
+            self._send()
+        elif isinstance(event, ev.SubflowEstablished):
+            self.result.subflows += 1
+        elif isinstance(event, ev.ConnectionClosed):
+            self.result.closed, self.result.reset = True, event.reset
+        if self.abort_after is not None and len(self.result.received) >= self.abort_after:
+            self.abort_after = None
+            self.endpoint.abort()
+
+    def _send(self) -> None:
+        if not self.sent:
+            self.sent = True
+            self.endpoint.send(self.data)
+            self.endpoint.close()
+
+
+def _run(
+    endpoint: Endpoint,
+    device: TunDevice,
+    data: bytes,
+    server: bool,
+    timeout: float,
+    abort_after: int | None,
+    hook: Callable[[ev.Event], None],
+) -> PeerResult:
+    result = PeerResult()
+    app = _Application(endpoint, data, server, result, abort_after)
+
+    def on_event(event: ev.Event, now: float) -> None:
+        hook(event)
+        app.on_event(event, now)
+
+    result.seconds = drive(endpoint, device, lambda now: endpoint.closed, timeout, on_event)
+    result.findings = list(endpoint.findings)
+    return result
+
+
+def peer_connect(
+    device: TunDevice,
+    local: str,
+    remote: tuple[str, int],
+    data: bytes,
+    *,
+    config: Config | None = None,
+    observer: Observer | None = None,
+    timeout: float = 30.0,
+    joins: tuple[tuple[str, str], ...] = (),
+    abort_after: int | None = None,
+) -> PeerResult:
+    """Connect from ``local`` to ``remote`` through ``device``, send ``data``, read the peer's answer.
+
+    Once the connection is up, one subflow is joined (MP_JOIN) per ``(local address, peer address)`` in
+    ``joins``, to the same port.  ``abort_after``: fast-close once that many bytes have arrived.
+    """
+    endpoint = Endpoint(Role.CLIENT, config, time.monotonic(), observer)
+    endpoint.connect((local, None), remote, time.monotonic())
+
+    def open_joins(event: ev.Event) -> None:
+        if isinstance(event, ev.ConnectionEstablished) and not event.fallback:
+            for join_local, join_remote in joins:
+                endpoint.open_subflow(join_local, (join_remote, remote[1]))
+
+    return _run(endpoint, device, data, False, timeout, abort_after, open_joins)
+
+
+def peer_listen(
+    device: TunDevice,
+    data: bytes,
+    *,
+    config: Config | None = None,
+    observer: Observer | None = None,
+    timeout: float = 30.0,
+    announce: tuple[str, ...] = (),
+    abort_after: int | None = None,
+) -> PeerResult:
+    """Accept one connection on whatever address/port the device's routes bring, read the peer's data to
+    its end, answer with ``data`` and close.  ``announce`` addresses are sent in ADD_ADDR once up."""
+    endpoint = Endpoint(Role.SERVER, config, time.monotonic(), observer)
+
+    def announcements(event: ev.Event) -> None:
+        if isinstance(event, ev.ConnectionEstablished) and not event.fallback:
+            for address in announce:
+                endpoint.add_address(address)
+
+    return _run(endpoint, device, data, True, timeout, abort_after, announcements)
