@@ -21,7 +21,7 @@ from ..spec.options import TcpRstReason
 from ..spec.rules import Finding
 from ..spec.segment import SYN, Segment
 from . import events as ev
-from . import handshake, output
+from . import handshake, lifecycle, output
 from .inbound import Inbound
 from .sender import DataSender
 from .state import Config, ConnectionState, Role
@@ -76,7 +76,7 @@ class Endpoint(Inbound):
 
     def abort(self) -> None:
         """Fast close (RFC 8684 §3.5): RST with MP_FASTCLOSE on every subflow, the connection is over."""
-        self._fast_close(send=True, reason="fast close")
+        lifecycle.fast_close(self.state, self.events, self.now, "fast close")
 
     # --- path manager calls --------------------------------------------------------------------------
 
@@ -90,7 +90,7 @@ class Endpoint(Inbound):
             raise LocalProtocolError(f"address {address} has no address ID", section="3.4.2")
         for sf in self.state.live():
             if sf.local[0] == address:
-                self._reset_subflow(sf, reason=0)
+                self._reset(sf, 0)
 
     def set_backup(self, subflow: int, backup: bool) -> None:
         """Mark a subflow backup or regular and tell the peer with MP_PRIO (RFC 8684 §3.3.8)."""
@@ -160,16 +160,18 @@ class Endpoint(Inbound):
             sf.state in (SubflowState.SYN_SENT, SubflowState.SYN_RECEIVED)
             and sf.timeouts > config.syn_retries
         ):
-            self._drop_subflow(sf, reset=True, reason=None)
+            lifecycle.drop_subflow(self.state, self.events, sf, reset=True, reason=None)
         elif sf.timeouts > config.max_timeouts or (
             self.state.data_level_done and sf.timeouts >= config.stale_after_timeouts
         ):
-            self._reset_subflow(sf, reason=TcpRstReason.UNACCEPTABLE_PERFORMANCE)
+            lifecycle.reset_subflow(
+                self.state, self.events, sf, TcpRstReason.UNACCEPTABLE_PERFORMANCE, self.now
+            )
         elif sf.timeouts >= config.stale_after_timeouts and not sf.stale:
             others = [o for o in self.state.live() if o is not sf and o.usable]
             if others:
                 sf.stale = True
-                self._reinject(sf)
+                lifecycle.reinject(self.state, sf)
 
     def _progress(self, now: float) -> None:
         """Move the close along: subflow FINs after both DATA_FINs, then the connection's end."""
@@ -179,7 +181,7 @@ class Endpoint(Inbound):
         if state.established and state.data_level_done:
             for sf in state.live():
                 if sf.state is not SubflowState.ESTABLISHED:
-                    self._reset_subflow(sf, reason=TcpRstReason.UNSPECIFIED)
+                    self._reset(sf, TcpRstReason.UNSPECIFIED)
             output.queue_fins(state)
         for sf in state.live():
             if sf.fin_queued and sf.fin_received and not sf.chunks:
@@ -187,7 +189,7 @@ class Endpoint(Inbound):
                 sf.rto_deadline = None
                 self.events.append(ev.SubflowClosed(sf.id, reset=False))
         if state.established and not state.live() and (state.data_level_done or state.fallback):
-            self._finish(reset=False, reason="closed")
+            lifecycle.finish(self.state, self.events, reset=False, reason="closed")
 
     def _observe(self, segment: Segment, outgoing: bool) -> None:
         if self.observer is None:

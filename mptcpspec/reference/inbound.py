@@ -24,9 +24,9 @@ from ..spec.options import (
     RemoveAddr,
     TcpRstReason,
 )
-from ..spec.segment import RST, SYN, Segment
+from ..spec.segment import SYN, Segment
 from . import events as ev
-from . import handshake, output
+from . import handshake, lifecycle, output
 from .cc import Window, lia_increase
 from .receiver import DataReceiver, Mapping, MappingTracker
 from .state import ConnectionState, Role
@@ -75,7 +75,7 @@ class Inbound:
             elif state.initial is None:
                 self._accept_initial(seg)
                 return
-        state.outbox.append(_reply_reset(seg, now))
+        state.outbox.append(lifecycle.reply_reset(seg, now))
 
     # --- MP_CAPABLE handshake, RFC 8684 §3.1 ---------------------------------------------------------
 
@@ -95,6 +95,9 @@ class Inbound:
         state.subflows[sf.id] = sf
         state.by_tuple[(*local, *remote)] = sf
         return sf
+
+    def _reset(self, sf: Subflow, reason: int) -> None:
+        lifecycle.reset_subflow(self.state, self.events, sf, reason, self.now)
 
     def _learn_peer(self, sf: Subflow, seg: Segment) -> None:
         """Initial sequence number and MSS from the peer's SYN or SYN/ACK."""
@@ -220,7 +223,7 @@ class Inbound:
         if answer is None or not handshake.join_synack_valid(
             answer, state.local_key, state.remote_key, sf.local_nonce
         ):
-            self._reset_subflow(sf, reason=TcpRstReason.MPTCP_SPECIFIC)
+            self._reset(sf, TcpRstReason.MPTCP_SPECIFIC)
             return
         sf.remote_nonce, sf.remote_address_id, sf.peer_backup = answer.nonce, answer.address_id, answer.backup
         sf.state = SubflowState.PRE_ESTABLISHED
@@ -233,7 +236,7 @@ class Inbound:
         if answer is None or not handshake.join_ack_valid(
             answer, state.local_key, state.remote_key, sf.local_nonce, sf.remote_nonce
         ):
-            self._reset_subflow(sf, reason=TcpRstReason.MPTCP_SPECIFIC)
+            self._reset(sf, TcpRstReason.MPTCP_SPECIFIC)
             return
         sf.state = SubflowState.ESTABLISHED
         sf.ack_pending = True  # the fourth ACK, RFC 8684 §3.2
@@ -304,7 +307,7 @@ class Inbound:
             elif isinstance(option, MpPrio):
                 sf.peer_backup = option.backup
             elif isinstance(option, MpFastclose) and option.receiver_key == state.local_key:
-                self._fast_close(send=True, reason="peer fast close")
+                lifecycle.fast_close(self.state, self.events, self.now, "peer fast close")
 
     def _on_dss(self, sf: Subflow, seg: Segment, dss: Dss) -> None:
         state = self.state
@@ -339,7 +342,9 @@ class Inbound:
             if ready:
                 self.events.append(ev.DataReceived(ready))
         if failed:
-            self._reset_subflow(sf, reason=TcpRstReason.MIDDLEBOX_INTERFERENCE)
+            lifecycle.reset_subflow(
+                self.state, self.events, sf, TcpRstReason.MIDDLEBOX_INTERFERENCE, self.now
+            )
         self._check_stream_end()
 
     def _check_stream_end(self) -> None:
@@ -357,7 +362,7 @@ class Inbound:
             self._check_stream_end()
         elif not state.data_level_done and any(o.usable for o in state.live() if o is not sf):
             sf.retired = True
-            self._reinject(sf)
+            lifecycle.reinject(self.state, sf)
 
     # --- address signals, RFC 8684 §3.4 ---------------------------------------------------------------
 
@@ -401,7 +406,7 @@ class Inbound:
             for sf in self.state.live():
                 if sf.remote_address_id == address_id and not sf.retired:
                     sf.retired = True
-                    self._reinject(sf)
+                    lifecycle.reinject(self.state, sf)
 
     # --- resets and the end --------------------------------------------------------------------------
 
@@ -411,79 +416,9 @@ class Inbound:
             return
         fast = handshake.find(seg.mptcp, MpFastclose)
         if fast is not None and fast.receiver_key == state.local_key:
-            self._fast_close(send=True, reason="peer fast close", skip=sf)
+            lifecycle.fast_close(self.state, self.events, self.now, "peer fast close", sf)
             return
         tcprst = handshake.find(seg.mptcp, MpTcpRst)
-        self._drop_subflow(sf, reset=True, reason=None if tcprst is None else tcprst.reason)
-
-    def _reinject(self, sf: Subflow) -> None:
-        """Send the data this subflow holds unacknowledged again elsewhere (RFC 8684 §3.3.6)."""
-        for chunk in sf.chunks:
-            if chunk.dsn is not None and chunk.data:
-                self.state.sender.reinject_range(chunk.dsn, chunk.dsn + len(chunk.data))
-
-    def _reset_subflow(self, sf: Subflow, reason: int) -> None:
-        """Reset one subflow with MP_TCPRST (RFC 8684 §3.6)."""
-        options = (MpTcpRst(0, reason),) if self.state.mptcp and not self.state.fallback else ()
-        self.state.outbox.append(output.reset_segment(self.state, sf, self.now, options))
-        self._drop_subflow(sf, reset=True, reason=reason)
-
-    def _drop_subflow(self, sf: Subflow, reset: bool, reason: int | None) -> None:
-        state = self.state
-        sf.state = SubflowState.CLOSED
-        sf.rto_deadline = None
-        if not state.fallback:
-            self._reinject(sf)
-        sf.chunks.clear()
-        self.events.append(ev.SubflowClosed(sf.id, reset, reason))
-        if state.live() or state.closed:
-            return
-        if state.data_level_done:
-            self._finish(reset=False, reason="closed")
-        else:
-            self._finish(reset=True, reason="every subflow was reset")
-
-    def _fast_close(self, send: bool, reason: str, skip: Subflow | None = None) -> None:
-        """MP_FASTCLOSE (RFC 8684 §3.5): RST on every live subflow, the peer's key in each."""
-        state = self.state
-        if state.closed:
-            return
-        use_option = state.mptcp and not state.fallback and state.remote_key is not None
-        for sf in state.live():
-            if send and sf is not skip:
-                options = (MpFastclose(state.remote_key),) if use_option and state.remote_key else ()
-                state.outbox.append(output.reset_segment(state, sf, self.now, options))
-            sf.state = SubflowState.CLOSED
-            sf.rto_deadline = None
-            sf.chunks.clear()
-        self._finish(reset=True, reason=reason)
-
-    def _finish(self, reset: bool, reason: str) -> None:
-        state = self.state
-        if state.closed:
-            return
-        state.closed = True
-        state.data_fin_deadline = None
-        self.events.append(ev.ConnectionClosed(reset, reason))
-
-
-def _reply_reset(seg: Segment, now: float) -> Segment:
-    """RST for a segment no subflow owns (RFC 9293 §3.10.7.1)."""
-    if seg.has_ack:
-        seq, ack, flags = seg.ack, 0, RST
-    else:
-        seq, ack, flags = 0, (seg.seq + seg.seq_space) & 0xFFFFFFFF, RST | 0x10
-    return Segment(
-        frame=0,
-        time=now,
-        ip_version=seg.ip_version,
-        src=seg.dst,
-        dst=seg.src,
-        sport=seg.dport,
-        dport=seg.sport,
-        seq=seq,
-        ack=ack,
-        flags=flags,
-        window=0,
-        payload_len=0,
-    )
+        lifecycle.drop_subflow(
+            self.state, self.events, sf, reset=True, reason=None if tcprst is None else tcprst.reason
+        )
