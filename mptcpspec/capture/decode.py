@@ -53,7 +53,7 @@ class PacketDecoder:
         """
         if len(data) >= off + 40:
             version_ihl, total, fragment, proto, src, dst = _IPV4_FAST.unpack_from(data, off)
-            plain = version_ihl == 0x45 and proto == _TCP_PROTO and total and not fragment & 0x3FFF
+            plain = version_ihl == 0x45 and proto == _TCP_PROTO and total >= 40 and not fragment & 0x3FFF
         else:
             plain = False
         if plain:
