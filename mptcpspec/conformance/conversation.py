@@ -29,12 +29,14 @@ every frame number.
 
 from __future__ import annotations
 
+import dataclasses
+
 from ..spec import crypto
 from ..spec.errors import LocalProtocolError
 from ..spec.options import (
     AddAddr,
     AddAddrV0,
-    Dss,
+    MpCapable,
     MpFail,
     MpFastclose,
     MpJoinAck,
@@ -47,7 +49,7 @@ from ..spec.options import (
     TcpRstReason,
 )
 from ..spec.segment import ACK, PSH, RST, SYN
-from .conversation_core import stream_payload
+from .conversation_core import SERVER_PORT, stream_payload
 from .conversation_data import ConversationData, Plan
 from .conversation_wire import Side, Subflow, peer
 
@@ -65,6 +67,46 @@ class Conversation(ConversationData):
     ``close_subflow``, ``close``, ``add_addr``, ``remove_addr``, ``mp_prio``, ``fastclose``,
     ``tcp_rst``, ``mp_fail``, ``infinite_mapping``; each returns the frame numbers it appended.
     """
+
+    # -- RFC 8684 §3.1: the MP_CAPABLE handshake ---------------------------------------------------
+
+    def connect(
+        self,
+        *,
+        checksum_b: bool | None = None,
+        fallback: bool = False,
+        data: int = 0,
+        wrong_key_echo: bool = False,
+    ) -> tuple[int, ...]:
+        """SYN, SYN/ACK, third ACK on subflow 0: frames 1, 2, 3.
+
+        ``checksum_b`` is B's checksum flag (default: same as A's); checksums are on when either asks.
+        ``fallback``: B answers without MP_CAPABLE, the connection is plain TCP (RFC 8684 §3.7).
+        ``data`` bytes ride on the third ACK, mapped by MP_CAPABLE (v1, length 22 or 24).
+        ``wrong_key_echo``: A echoes a key B did not send, in the third ACK and every later MP_CAPABLE.
+        """
+        if self._subflows:
+            raise LocalProtocolError("connect() opens subflow 0 and may run once", section="3.1")
+        addresses: dict[Side, str] = {"A": self.address("A", 0), "B": self.address("B", 0)}
+        ports: dict[Side, int] = {"A": self._ephemeral_port(), "B": SERVER_PORT}
+        sf = self._new_subflow(addresses, ports, {"A": 0, "B": 0})
+        if checksum_b is not None:
+            self.checksum_requested["B"] = checksum_b
+        self.checksum = self.checksum_requested["A"] or self.checksum_requested["B"]
+        self._echo_key ^= int(wrong_key_echo)
+        v0 = self.version == 0
+        key_a = self.keys["A"] if v0 else None
+        syn = MpCapable(self.version, self._mpc_flags(self.checksum_requested["A"]), key_a)
+        frames = [self._emit("A", sf, SYN, (syn,))]
+        if fallback:
+            self.mptcp = False
+            return (*frames, self._emit("B", sf, SYN | ACK), self._emit("A", sf, ACK))
+        synack = MpCapable(self.version, self._mpc_flags(self.checksum_requested["B"]), self.keys["B"])
+        frames.append(self._emit("B", sf, SYN | ACK, (synack,)))
+        self._fully_established["A"] = v0
+        if data and not v0:
+            return (*frames, *self.send("A", data, ack=False))
+        return (*frames, self._emit("A", sf, ACK, (self._mpc_ack(),)))
 
     # -- RFC 8684 §3.2: MP_JOIN ---------------------------------------------------------------------
 
@@ -172,17 +214,19 @@ class Conversation(ConversationData):
     ) -> tuple[int, ...]:
         """``side`` aborts the connection with MP_FASTCLOSE carrying the peer's key (RFC 8684 §3.5).
 
-        ``rst=True`` (Linux): RST + MP_FASTCLOSE on every open subflow.  ``rst=False``: ACK +
-        MP_FASTCLOSE on ``subflow``, RST on the others, and the peer answers with a RST on ``subflow``.
+        ``rst=True`` (Linux): a RST with MP_FASTCLOSE and MP_TCPRST (reason unspecified) on every open
+        subflow.  ``rst=False``: ACK + MP_FASTCLOSE on ``subflow``, RST on the others, and the peer
+        answers with a RST on ``subflow``.
         """
         option = MpFastclose(self.keys[peer(side)] ^ int(wrong_key))
+        reset = (option, MpTcpRst(0, TcpRstReason.UNSPECIFIED)) if rst else ()
         chosen = self._subflow(subflow)
         frames: list[int] = []
         if not rst:
             frames.append(self._emit(side, chosen, ACK, (option,)))
         for sf in self._open_subflows():
             if rst or sf is not chosen:
-                frames.append(self._emit(side, sf, RST | ACK, (option,) if rst else ()))
+                frames.append(self._emit(side, sf, RST | ACK, reset))
         if not rst:
             frames.append(self._emit(peer(side), chosen, RST | ACK))
         for sf in self._subflows:
@@ -227,25 +271,29 @@ class Conversation(ConversationData):
             frames.append(self._pure_ack(peer(side), sf, (answer,)))
         return tuple(frames)
 
-    def infinite_mapping(self, side: Side, size: int, *, subflow: int = 0) -> tuple[int, ...]:
+    def infinite_mapping(
+        self, side: Side, size: int, *, subflow: int = 0, retroactive: bool = False
+    ) -> tuple[int, ...]:
         """``side`` falls back to TCP on ``subflow``: new data with a DSS of data-level length 0.
 
-        The mapping starts at the last DSN the peer DATA_ACKed and the SSN where that byte was sent
-        (RFC 8684 §3.7); its checksum, when checksums are on, is 0.  Afterwards no MPTCP option is sent;
-        the peer ACKs the data (as plain TCP).
+        The mapping starts, as Linux sends it, at this segment's own DSN and SSN; with ``retroactive``
+        at the last DSN the peer DATA_ACKed and the SSN where that byte was sent (the letter of RFC 8684
+        §3.7).  Its checksum, when checksums are on, is 0.  Afterwards no MPTCP option is sent; the peer
+        ACKs the data as plain TCP.
         """
         sf = self._subflow(subflow)
         stream = self._streams[side]
-        acked = stream.received.nxt
-        option = Dss(
-            dsn=acked % (2**64 if self.dsn64 else 2**32),
+        dsn = stream.received.nxt if retroactive else stream.nxt
+        mapping = dataclasses.replace(
+            self._data_ack(side),
+            dsn=dsn % (2**64 if self.dsn64 else 2**32),
             dsn_wide=self.dsn64,
-            ssn=self._ssn_for(side, sf, acked) % 2**32,
+            ssn=self._ssn_for(side, sf, dsn) % 2**32,
             data_level_length=0,
             checksum=0 if self.checksum else None,
         )
         payload = stream_payload(side, stream, stream.nxt, size)
-        frame = self._emit(side, sf, ACK | PSH, (option,), payload)
+        frame = self._emit(side, sf, ACK | PSH, (mapping,), payload)
         stream.nxt += size
         stream.received.nxt = stream.nxt
         self.mptcp = False

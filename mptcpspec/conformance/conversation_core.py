@@ -17,8 +17,8 @@ from typing import Any, Self
 
 from ..spec import crypto
 from ..spec.errors import LocalProtocolError
-from ..spec.options import AddAddr, Dss, MpCapable, MptcpOption
-from ..spec.segment import ACK, FIN, PSH, RST, SYN, Segment
+from ..spec.options import AddAddr, AddAddrV0, Dss, MpCapable, MptcpOption
+from ..spec.segment import ACK, FIN, RST, SYN, Segment
 from .conversation_wire import (
     Half,
     Reassembly,
@@ -33,7 +33,8 @@ from .conversation_wire import (
 
 __all__ = ["ConversationCore", "Trace", "stream_payload"]
 
-_SERVER_PORT = 80
+SERVER_PORT = 80
+_LINUX_OPTION_RESERVE = 36  # timestamps (12) plus the room Linux keeps for a DSS (24)
 _SYN_WINDOW = 64240
 _WINDOW = 502
 _HMAC_SHA = 0x01
@@ -69,8 +70,8 @@ class ConversationCore:
         checksum: bool = False,
         ipv6: bool = False,
         dsn64: bool = True,
-        ack64: bool = True,
-        mss: int = 1400,
+        ack64: bool | None = None,
+        mss: int | None = None,
         timestamps: bool = True,
         start_time: float = 1_700_000_000.0,
         step: float = 0.001,
@@ -82,7 +83,8 @@ class ConversationCore:
         self.ip_version = 6 if ipv6 else 4
         self.dsn64 = dsn64
         self.ack64 = ack64
-        self.mss = mss
+        self.mss = mss or (1440 if ipv6 else 1460)
+        self.segment_size = self.mss - _LINUX_OPTION_RESERVE
         self.timestamps = timestamps
         self.start_time = start_time
         self.step = step
@@ -91,6 +93,8 @@ class ConversationCore:
         self.checksum = checksum
         self.mptcp = True
         self._fully_established: dict[Side, bool] = {"A": False, "B": True}
+        self._received_dsn64: dict[Side, bool] = {"A": False, "B": False}
+        self._echo_key = self.keys["B"]
         self._segments: list[Segment] = []
         self._bases: list[bytes] = []
         self._traces: list[Trace] = []
@@ -279,28 +283,37 @@ class ConversationCore:
             self._streams[side].received.add(dsn, dsn + data_length)
         if side == "B" and any(_confirms_keys(o) for o in options):
             self._fully_established["A"] = True
+        for option in options:  # Linux sizes its DATA_ACK after the DSNs of data (not of a bare DATA_FIN)
+            if isinstance(option, Dss) and option.has_mapping and payload:
+                self._received_dsn64[peer(side)] = option.dsn_wide
+            elif isinstance(option, MpCapable) and option.data_length is not None:
+                self._received_dsn64[peer(side)] = True
         return frame
 
     def _data_ack(self, side: Side, *, wide: bool | None = None, delta: int = 0) -> Dss:
-        """A DSS carrying only ``side``'s DATA_ACK (RFC 8684 §3.3.2); ``delta`` shifts it (fault knob)."""
-        wide = self.ack64 if wide is None else wide
+        """A DSS carrying only ``side``'s DATA_ACK (RFC 8684 §3.3.2); ``delta`` shifts it (fault knob).
+
+        Without ``wide`` or a constructor ``ack64`` the width is Linux's: 64 bits once ``side`` has
+        received a 64-bit DSN, 32 bits before.
+        """
+        if wide is None:
+            wide = self._received_dsn64[side] if self.ack64 is None else self.ack64
         value = (self._streams[peer(side)].received.nxt + delta) % (2**64 if wide else 2**32)
         return Dss(data_ack=value, data_ack_wide=wide)
 
     def _ack_options(self, side: Side, extra: tuple[MptcpOption, ...] = ()) -> tuple[MptcpOption, ...]:
-        """``extra`` plus a DATA_ACK when MPTCP is in use and the option space allows it."""
+        """The MPTCP options of a segment without data carrying ``extra``, laid out as Linux does.
+
+        A before the keys are confirmed repeats the third ACK's MP_CAPABLE; an ADD_ADDR goes alone;
+        otherwise the DATA_ACK comes first, followed by ``extra`` when the option space allows.
+        """
         if not self.mptcp:
+            return extra
+        if any(isinstance(o, AddAddr | AddAddrV0) for o in extra):
             return extra
         if side == "A" and not self._fully_established["A"]:
             return (self._mpc_ack(), *extra)
-        with_ack = (*extra, self._data_ack(side))
-        try:
-            assemble_options(
-                base_options(syn=False, mss=0, tsval=0, tsecr=0, timestamps=self.timestamps), with_ack
-            )
-        except LocalProtocolError:
-            return extra
-        return with_ack
+        return (self._data_ack(side), *extra)
 
     def _pure_ack(
         self, side: Side, sf: Subflow, extra: tuple[MptcpOption, ...] = (), flags: int = ACK
@@ -310,10 +323,9 @@ class ConversationCore:
     def _mpc_flags(self, checksum: bool) -> int:
         return _HMAC_SHA | (_CHECKSUM_REQUIRED if checksum else 0)
 
-    def _mpc_ack(self, *, wrong_key_echo: bool = False) -> MpCapable:
-        """The third ACK's MP_CAPABLE: A's key then B's key (RFC 8684 §3.1)."""
-        echo = self.keys["B"] ^ (1 if wrong_key_echo else 0)
-        return MpCapable(self.version, self._mpc_flags(self.checksum), self.keys["A"], echo)
+    def _mpc_ack(self) -> MpCapable:
+        """The third ACK's MP_CAPABLE: A's key then (A's idea of) B's key (RFC 8684 §3.1)."""
+        return MpCapable(self.version, self._mpc_flags(self.checksum), self.keys["A"], self._echo_key)
 
     def _new_subflow(
         self, addresses: dict[Side, str], ports: dict[Side, int], ids: dict[Side, int]
@@ -333,64 +345,6 @@ class ConversationCore:
         )
         self._subflows.append(sf)
         return sf
-
-    # -- RFC 8684 §3.1: the MP_CAPABLE handshake ---------------------------------------------------
-
-    def connect(
-        self,
-        *,
-        checksum_b: bool | None = None,
-        fallback: bool = False,
-        data: int = 0,
-        wrong_key_echo: bool = False,
-    ) -> tuple[int, ...]:
-        """SYN, SYN/ACK, third ACK on subflow 0: frames 1, 2, 3.
-
-        ``checksum_b`` is B's checksum flag (default: same as A's); checksums are on when either asks.
-        ``fallback``: B answers without MP_CAPABLE, the connection is plain TCP (RFC 8684 §3.7).
-        ``data`` bytes ride on the third ACK with a data-carrying MP_CAPABLE (v1, length 22 or 24).
-        ``wrong_key_echo``: the third ACK echoes a key B did not send.
-        """
-        if self._subflows:
-            raise LocalProtocolError("connect() opens subflow 0 and may run once", section="3.1")
-        addresses: dict[Side, str] = {"A": self.address("A", 0), "B": self.address("B", 0)}
-        ports: dict[Side, int] = {"A": self._ephemeral_port(), "B": _SERVER_PORT}
-        sf = self._new_subflow(addresses, ports, {"A": 0, "B": 0})
-        if checksum_b is not None:
-            self.checksum_requested["B"] = checksum_b
-        self.checksum = self.checksum_requested["A"] or self.checksum_requested["B"]
-        v0 = self.version == 0
-        syn = MpCapable(
-            self.version, self._mpc_flags(self.checksum_requested["A"]), self.keys["A"] if v0 else None
-        )
-        frames = [self._emit("A", sf, SYN, (syn,))]
-        if fallback:
-            self.mptcp = False
-            frames.append(self._emit("B", sf, SYN | ACK))
-            frames.append(self._emit("A", sf, ACK))
-            return tuple(frames)
-        synack = MpCapable(self.version, self._mpc_flags(self.checksum_requested["B"]), self.keys["B"])
-        frames.append(self._emit("B", sf, SYN | ACK, (synack,)))
-        third = self._mpc_ack(wrong_key_echo=wrong_key_echo)
-        if data and not v0:
-            frames.append(self._mpc_data("A", sf, third, data))
-        else:
-            frames.append(self._emit("A", sf, ACK, (third,)))
-        self._fully_established["A"] = v0 or self._fully_established["A"]
-        return tuple(frames)
-
-    def _mpc_data(self, side: Side, sf: Subflow, third: MpCapable, size: int, *, lost: bool = False) -> int:
-        """A's first data, mapped by MP_CAPABLE in place of a DSS (RFC 8684 §3.1, length 22 or 24)."""
-        stream = self._streams[side]
-        payload = stream_payload(side, stream, stream.nxt, size)
-        csum = crypto.dss_checksum(stream.nxt % 2**64, 1, size, payload) if self.checksum else None
-        option = dataclasses.replace(third, data_length=size, checksum=csum)
-        frame = self._emit(
-            side, sf, ACK | PSH, (option,), payload, dsn=stream.nxt, data_length=size, lost=lost
-        )
-        stream.nxt += size
-        self._fully_established[side] = True
-        return frame
 
 
 def _confirms_keys(option: MptcpOption) -> bool:

@@ -22,13 +22,16 @@ __all__ = ["ConversationData", "Plan"]
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """How one burst of data is cut into segments and mapped (see ``ConversationData.send``)."""
+    """How one burst of data is cut into segments and mapped (see ``ConversationData.send``).
+
+    ``ack_wide`` None means the builder's default DATA_ACK width.
+    """
 
     segment_size: int
     span: bool = False
     repeat_dss: bool = True
     dsn32: bool = False
-    ack32: bool = False
+    ack_wide: bool | None = None
     wrong_checksum: bool = False
     omit_checksum: bool = False
     lose: frozenset[int] = frozenset()
@@ -38,7 +41,7 @@ class ConversationData(ConversationCore):
     """Data-level methods; see ``Conversation``."""
 
     def _default_plan(self) -> Plan:
-        return Plan(self.mss, dsn32=not self.dsn64, ack32=not self.ack64)
+        return Plan(self.segment_size, dsn32=not self.dsn64)
 
     def send(
         self,
@@ -59,50 +62,47 @@ class ConversationData(ConversationCore):
     ) -> tuple[int, ...]:
         """``side`` sends ``size`` new bytes on ``subflow``; the peer ACKs them (unless ``ack=False``).
 
-        Segments carry at most ``segment_size`` bytes (default ``mss``).  Each segment is its own DSS
-        mapping, or with ``span`` one mapping covers the whole burst, repeated on every segment or (with
-        ``repeat_dss=False``) only on the first (RFC 8684 §3.3.1).  ``data_fin`` sets the DATA_FIN on the
-        last mapping.  ``dsn32``/``ack32`` send 32-bit DSN/DATA_ACK.  Faults: ``wrong_checksum``,
-        ``omit_checksum`` (when checksums are on: the receiver then does not accept the data at the data
-        level), ``lose`` (indices of this burst's segments that the peer never receives).
-        A's first data on subflow 0 of a v1 connection, before B sent any DSS, is mapped by MP_CAPABLE
-        (length 22/24) as Linux does (RFC 8684 §3.1).
+        Segments carry at most ``segment_size`` bytes (default: ``mss`` less 36, as Linux).  Each segment
+        is its own DSS mapping, or with ``span`` one mapping covers the burst, repeated on every segment
+        or (``repeat_dss=False``) only on the first (RFC 8684 §3.3.1).  ``data_fin`` sets the DATA_FIN
+        on the last mapping (``size`` 0: a bare DATA_FIN).  ``dsn32``/``ack32`` force the widths.
+        Faults: ``wrong_checksum``, ``omit_checksum`` (with checksums on, the receiver then refuses the
+        data at the data level), ``lose`` (indices of this burst's segments the peer never receives).
+        A's first data on subflow 0 of a v1 connection, before B confirmed the keys, is mapped by
+        MP_CAPABLE (length 22/24) in place of the DSS (RFC 8684 §3.1), as Linux does.
         """
         sf = self._subflow(subflow)
         plan = Plan(
-            segment_size or self.mss,
+            segment_size or self.segment_size,
             span=span,
             repeat_dss=repeat_dss,
             dsn32=not self.dsn64 if dsn32 is None else dsn32,
-            ack32=not self.ack64 if ack32 is None else ack32,
+            ack_wide=None if ack32 is None else not ack32,
             wrong_checksum=wrong_checksum,
             omit_checksum=omit_checksum,
             lose=frozenset(lose),
         )
         stream = self._streams[side]
-        frames: list[int] = []
         data_fin = data_fin and self.mptcp
-        if self.mptcp and size and not self._fully_established[side] and subflow == 0:
-            first = min(size, plan.segment_size)
-            frames.append(self._mpc_data(side, sf, self._mpc_ack(), first, lost=0 in plan.lose))
-            plan = dataclasses.replace(plan, lose=frozenset(i - 1 for i in plan.lose if i))
-            size -= first
+        mpc = self.mptcp and not self._fully_established[side] and not data_fin
+        mpc = mpc and stream.nxt == stream.idsn + 1 and sf.ssn(side, sf.half[side].nxt) == 1
         dsn = stream.nxt
         stream.nxt += size + int(data_fin)
         if data_fin:
             stream.fin = dsn + size
         if size:
-            frames += self._send_mapped(side, sf, dsn, size, data_fin, plan)
-        elif data_fin:
-            frames.append(self._bare_data_fin(side, sf, dsn))
+            frames = self._send_mapped(side, sf, dsn, size, data_fin, plan, mpc=mpc)
+        else:
+            frames = [self._bare_data_fin(side, sf, dsn)] if data_fin else []
         if ack:
             frames.append(self._pure_ack(peer(side), sf))
         return tuple(frames)
 
     def _send_mapped(
-        self, side: Side, sf: Subflow, dsn: int, size: int, data_fin: bool, plan: Plan
+        self, side: Side, sf: Subflow, dsn: int, size: int, data_fin: bool, plan: Plan, *, mpc: bool = False
     ) -> list[int]:
-        """Send ``size`` bytes of ``side``'s stream starting at ``dsn`` on ``sf``, mapped per ``plan``."""
+        """Send ``size`` bytes of ``side``'s stream from ``dsn`` on ``sf``, mapped per ``plan``; with
+        ``mpc`` the first mapping is the MP_CAPABLE form."""
         pieces = chunks(size, plan.segment_size)
         groups = [list(pieces)] if plan.span else [[piece] for piece in pieces]
         frames: list[int] = []
@@ -111,11 +111,16 @@ class ConversationData(ConversationCore):
             fin_here = data_fin and number == len(groups) - 1
             payload = stream_payload(side, self._streams[side], dsn + start, length)
             ssn = sf.ssn(side, sf.half[side].nxt)
-            mapping = self._mapping(side, dsn + start, ssn, length + fin_here, payload, fin_here, plan)
+            checksum = self._checksum(dsn + start, ssn, length + fin_here, payload, plan)
+            mapping: MptcpOption = (
+                dataclasses.replace(self._mpc_ack(), data_length=length, checksum=checksum)
+                if mpc and number == 0
+                else self._mapping(side, dsn + start, ssn, length + fin_here, checksum, fin_here, plan)
+            )
             for piece, (offset, n) in enumerate(group):
                 last = piece == len(group) - 1
                 option = (
-                    mapping if piece == 0 or plan.repeat_dss else self._data_ack(side, wide=not plan.ack32)
+                    mapping if piece == 0 or plan.repeat_dss else self._data_ack(side, wide=plan.ack_wide)
                 )
                 frames.append(
                     self._emit(
@@ -134,17 +139,19 @@ class ConversationData(ConversationCore):
             self._streams[side].received.nxt = self._streams[side].nxt
         return frames
 
+    def _checksum(self, dsn: int, ssn: int, length: int, payload: bytes, plan: Plan) -> int | None:
+        """The DSS checksum of a mapping when checksums are on (RFC 8684 §3.3.1), with ``plan``'s faults."""
+        if not self.checksum or plan.omit_checksum:
+            return None
+        checksum = crypto.dss_checksum(dsn % 2**64, ssn % 2**32, length, payload)
+        return checksum ^ (0x0101 if plan.wrong_checksum else 0)
+
     def _mapping(
-        self, side: Side, dsn: int, ssn: int, length: int, payload: bytes, fin: bool, plan: Plan
+        self, side: Side, dsn: int, ssn: int, length: int, checksum: int | None, fin: bool, plan: Plan
     ) -> Dss:
         """The DSS mapping ``dsn``/``ssn``/``length`` with ``side``'s DATA_ACK (RFC 8684 §3.3.1)."""
-        checksum = None
-        if self.checksum and not plan.omit_checksum:
-            checksum = crypto.dss_checksum(dsn % 2**64, ssn % 2**32, length, payload)
-            checksum ^= 0x0101 if plan.wrong_checksum else 0
-        ack = self._data_ack(side, wide=not plan.ack32)
         return dataclasses.replace(
-            ack,
+            self._data_ack(side, wide=plan.ack_wide),
             dsn=dsn % (2**32 if plan.dsn32 else 2**64),
             dsn_wide=not plan.dsn32,
             ssn=ssn % 2**32,
@@ -155,7 +162,8 @@ class ConversationData(ConversationCore):
 
     def _bare_data_fin(self, side: Side, sf: Subflow, fin: int) -> int:
         """A DATA_FIN on a segment without data: SSN 0, data-level length 1 (RFC 8684 §3.3.3)."""
-        option = self._mapping(side, fin, 0, 1, b"", True, self._default_plan())
+        plan = self._default_plan()
+        option = self._mapping(side, fin, 0, 1, self._checksum(fin, 0, 1, b"", plan), True, plan)
         return self._emit(side, sf, ACK, (option,), dsn=fin, data_length=1)
 
     def data_fin(self, side: Side, *, subflow: int = 0, ack: bool = True) -> tuple[int, ...]:
@@ -233,26 +241,34 @@ class ConversationData(ConversationCore):
 
     def close_subflow(self, subflow: int, *, initiator: Side = "A") -> tuple[int, ...]:
         """FIN exchange on ``subflow``: initiator's FIN, peer's FIN, last ACK (RFC 8684 §3.3.3)."""
-        sf = self._subflow(subflow)
+        return self._fin_exchange([self._subflow(subflow)], initiator)
+
+    def _fin_exchange(self, subflows: list[Subflow], initiator: Side) -> tuple[int, ...]:
+        """The initiator's FIN on each subflow, then the peer's FIN on each, then the initiator's ACKs."""
         responder = peer(initiator)
         frames = (
-            self._pure_ack(initiator, sf, flags=FIN | ACK),
-            self._pure_ack(responder, sf, flags=FIN | ACK),
-            self._pure_ack(initiator, sf),
+            *(self._pure_ack(initiator, sf, flags=FIN | ACK) for sf in subflows),
+            *(self._pure_ack(responder, sf, flags=FIN | ACK) for sf in subflows),
+            *(self._pure_ack(initiator, sf) for sf in subflows),
         )
-        sf.closed = True
+        for sf in subflows:
+            sf.closed = True
         return frames
 
     def close(self, initiator: Side = "A", *, subflow: int | None = None) -> tuple[int, ...]:
-        """Full close (RFC 8684 §3.3.3, Appendix D): each side's DATA_FIN is DATA_ACKed, then every open
-        subflow is closed with a FIN exchange.  The DATA_FINs go on ``subflow`` (default: the first open).
+        """Full close as Linux does it (RFC 8684 §3.3.3, Appendix D).
+
+        The initiator sends a bare DATA_FIN on every open subflow (or only on ``subflow``) and the peer
+        DATA_ACKs it on each; the peer sends its DATA_FIN the same way; the initiator's FINs carry the
+        DATA_ACK of it; then the peer's FINs and the initiator's last ACKs close every open subflow.
         """
         open_subflows = self._open_subflows()
-        index = open_subflows[0].index if subflow is None else subflow
+        carriers = open_subflows if subflow is None else [self._subflow(subflow)]
         frames: list[int] = []
-        if self.mptcp:
-            frames += self.data_fin(initiator, subflow=index)
-            frames += self.data_fin(peer(initiator), subflow=index)
-        for sf in open_subflows:
-            frames += self.close_subflow(sf.index, initiator=initiator)
-        return tuple(frames)
+        for side in (initiator, peer(initiator)) if self.mptcp else ():
+            stream = self._streams[side]
+            stream.fin, stream.nxt = stream.nxt, stream.nxt + 1
+            frames += [self._bare_data_fin(side, sf, stream.fin) for sf in carriers]
+            if side == initiator:
+                frames += [self._pure_ack(peer(side), sf) for sf in carriers]
+        return (*frames, *self._fin_exchange(open_subflows, initiator))

@@ -4,6 +4,8 @@ numbers are consistent, fault knobs and injection change exactly one thing."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,13 +25,14 @@ from mptcpspec.spec.options import (
     MpJoinSyn,
     MpJoinSynAck,
     MpPrio,
+    MptcpOption,
     MpTcpRst,
     RemoveAddr,
     TcpRstReason,
     scan_tcp_options,
     serialize,
 )
-from mptcpspec.spec.segment import ACK, FIN, RST, SYN, Segment
+from mptcpspec.spec.segment import ACK, FIN, PSH, RST, SYN, Segment
 from mptcpspec.spec.seqnum import seq_diff
 
 
@@ -38,7 +41,7 @@ def _everything() -> Conversation:
     conv.connect(data=50)
     conv.send("B", 3000, span=True, repeat_dss=False)
     conv.join("B")
-    conv.send("A", 3000, subflow=1, lose=[1])
+    conv.send("A", 3000, subflow=1, lose=[1], segment_size=1400)
     conv.reinject("A", conv.idsn("A") + 1 + 50 + 1400, 1400, subflow=0)
     conv.retransmit(12)
     conv.add_addr("A", 5, "10.0.9.1")
@@ -166,7 +169,7 @@ def test_tcp_options_leave_room_like_linux() -> None:
     conv.connect()
     syn, synack, third = conv.segments
     assert (len(syn.tcp_options), len(synack.tcp_options), len(third.tcp_options)) == (24, 32, 32)
-    assert syn.tcp_options[:4] == bytes((2, 4, 1400 >> 8, 1400 & 0xFF))
+    assert syn.tcp_options[:4] == bytes((2, 4, 1460 >> 8, 1460 & 0xFF))
 
 
 def test_first_data_from_b_uses_dss_starting_at_idsn_plus_one() -> None:
@@ -174,9 +177,9 @@ def test_first_data_from_b_uses_dss_starting_at_idsn_plus_one() -> None:
     conv.connect()
     frame = conv.send("B", 10)[0]
     mapping = conv.segment(frame).mptcp[0]
-    assert mapping == Dss(
-        data_ack=conv.idsn("A") + 1,
-        data_ack_wide=True,
+    assert mapping == Dss(  # 32-bit DATA_ACK until B receives a 64-bit DSN, as Linux
+        data_ack=(conv.idsn("A") + 1) % 2**32,
+        data_ack_wide=False,
         dsn=conv.idsn("B") + 1,
         dsn_wide=True,
         ssn=1,
@@ -201,7 +204,8 @@ def test_v0_handshake_carries_keys_in_syn_and_synack() -> None:
 def test_checksum_is_on_when_either_side_asks(a: bool, b: bool, expected: bool) -> None:
     conv = Conversation(seed=14, checksum=a)
     conv.connect(checksum_b=b)
-    conv.send("A", 30, data_fin=True)
+    conv.send("A", 30)
+    conv.data_fin("A")
     assert conv.checksum is expected
     syn, synack = conv.segment(1).mptcp[0], conv.segment(2).mptcp[0]
     assert isinstance(syn, MpCapable) and isinstance(synack, MpCapable)
@@ -279,7 +283,7 @@ def test_loss_holds_the_acks_and_reinjection_fills_the_data_level() -> None:
     conv.connect()
     conv.send("B", 10)
     conv.join()
-    frames = conv.send("A", 3000, subflow=1, lose=[1])
+    frames = conv.send("A", 3000, subflow=1, lose=[1], segment_size=1400)
     lost = conv.segment(frames[1])
     ack = conv.segment(frames[-1])
     assert ack.ack == lost.seq  # subflow-level hole
@@ -319,19 +323,27 @@ def test_checksum_faults() -> None:
     assert isinstance(dss, Dss) and dss.checksum is None and dss.has_mapping
 
 
-def test_close_follows_data_fin_then_subflow_fins() -> None:
+def test_close_sends_data_fins_on_every_subflow_then_fins_like_linux() -> None:
     conv = Conversation(seed=22)
     conv.connect()
     conv.send("A", 20)
     conv.join()
     frames = conv.close()
     kinds = [(conv.side_of(f), conv.subflow_of(f), conv.segment(f).flags) for f in frames]
-    assert kinds[:4] == [("A", 0, ACK), ("B", 0, ACK), ("B", 0, ACK), ("A", 0, ACK)]
-    fins = [k for k in kinds if k[2] & FIN]
-    assert fins == [("A", 0, FIN | ACK), ("B", 0, FIN | ACK), ("A", 1, FIN | ACK), ("B", 1, FIN | ACK)]
-    last_acks = [conv.segment(f).mptcp[0] for f in frames[4:]]
-    final = Dss(data_ack=conv.idsn("B") + 2, data_ack_wide=True)
-    assert [o for o, k in zip(last_acks, kinds[4:], strict=True) if k[0] == "A"] == [final] * 4
+    a_fins = [("A", 0, FIN | ACK), ("A", 1, FIN | ACK)]
+    b_fins = [("B", 0, FIN | ACK), ("B", 1, FIN | ACK)]
+    acks = [(side, i, ACK) for side in "ABBA" for i in (0, 1)]
+    assert kinds == [*acks[:6], *a_fins, *b_fins, ("A", 0, ACK), ("A", 1, ACK)]
+    fin_a, fin_b = conv.idsn("A") + 21, conv.idsn("B") + 1
+    for frame, side, dsn in zip(frames[:6], "AABBBB", [fin_a, fin_a, 0, 0, fin_b, fin_b], strict=True):
+        option = conv.segment(frame).mptcp[0]
+        assert isinstance(option, Dss) and conv.side_of(frame) == side
+        if dsn:
+            assert (option.dsn, option.ssn, option.data_level_length, option.data_fin) == (dsn, 0, 1, True)
+        else:
+            assert option.data_ack == fin_a + 1 and not option.has_mapping
+    for frame in frames[6:8]:  # A's FINs acknowledge B's DATA_FIN (A never received a 64-bit DSN)
+        assert conv.segment(frame).mptcp == (Dss(data_ack=(fin_b + 1) % 2**32),)
     with pytest.raises(LocalProtocolError):
         conv.send("A", 1)
 
@@ -352,9 +364,9 @@ def test_add_addr_hmac_echo_remove_and_prio() -> None:
         conv.keys["A"], conv.keys["B"], 3, "10.0.3.1", None
     )
     (removal,) = conv.remove_addr("B", (4,))
-    assert conv.segment(removal).mptcp[0] == RemoveAddr((4,))
+    assert conv.segment(removal).mptcp[1:] == (RemoveAddr((4,)),)  # after the DATA_ACK, as Linux
     (prio,) = conv.mp_prio("A")
-    assert conv.segment(prio).mptcp[0] == MpPrio(1)
+    assert conv.segment(prio).mptcp[1:] == (MpPrio(1),)
 
 
 def test_v0_add_addr_has_no_hmac_and_no_echo() -> None:
@@ -373,8 +385,10 @@ def test_fastclose_carries_the_receivers_key_and_resets_every_subflow(rst: bool)
     frames = conv.fastclose("A", rst=rst)
     segments = [conv.segment(f) for f in frames]
     assert {conv.subflow_of(f) for f in frames if conv.segment(f).rst} == {0, 1}
-    carried = [o for s in segments for o in s.mptcp]
+    carried = [o for s in segments for o in s.mptcp if not isinstance(o, MpTcpRst)]
     assert carried and all(o == MpFastclose(conv.keys["B"]) for o in carried)
+    resets = [o for s in segments for o in s.mptcp if isinstance(o, MpTcpRst)]
+    assert resets == ([MpTcpRst(0, TcpRstReason.UNSPECIFIED)] * 2 if rst else [])
     if not rst:
         assert not segments[0].rst and segments[-1].rst and conv.side_of(frames[-1]) == "B"
     wrong = Conversation(seed=25)
@@ -394,7 +408,8 @@ def test_tcp_rst_with_reason_closes_the_subflow() -> None:
         conv.send("A", 1, subflow=1)
 
 
-def test_mp_fail_then_infinite_mapping_falls_back() -> None:
+@pytest.mark.parametrize("retroactive", [False, True])
+def test_mp_fail_then_infinite_mapping_falls_back(retroactive: bool) -> None:
     conv = Conversation(seed=27, checksum=True)
     conv.connect()
     conv.send("A", 100)
@@ -402,15 +417,15 @@ def test_mp_fail_then_infinite_mapping_falls_back() -> None:
     fail, answer = conv.mp_fail("B")
     failed_at = conv.idsn("A") + 101
     assert MpFail(failed_at) in conv.segment(fail).mptcp and conv.side_of(answer) == "A"
-    data, ack = conv.infinite_mapping("A", 50)
+    assert MpFail(conv.idsn("B") + 1) in conv.segment(answer).mptcp
+    data, ack = conv.infinite_mapping("A", 50, retroactive=retroactive)
     infinite = conv.segment(data).mptcp[0]
-    assert infinite == Dss(
-        dsn=failed_at,
-        dsn_wide=True,
-        ssn=conv.segment(bad).seq - conv.segment(1).seq,
-        data_level_length=0,
-        checksum=0,
+    isn = conv.segment(1).seq
+    dsn, seq = (
+        (failed_at, conv.segment(bad).seq) if retroactive else (failed_at + 100, conv.segment(data).seq)
     )
+    assert isinstance(infinite, Dss) and infinite.is_infinite_mapping and infinite.checksum == 0
+    assert (infinite.dsn, infinite.ssn) == (dsn, (seq - isn) % 2**32)
     assert conv.segment(ack).mptcp == () and not conv.mptcp
     after = conv.send("B", 10)
     assert all(conv.segment(f).mptcp == () for f in after)
@@ -485,3 +500,157 @@ def test_written_pcap_reads_back_as_the_same_segments(name: str, tmp_path: pytes
         )
 
     assert [essentials(s) for s in read] == [essentials(s) for s in conv.segments]
+
+
+# -- shape against real Linux captures (traces/, made with the kernel's MPTCP) ------------------------------
+
+TRACES = Path(__file__).resolve().parents[2] / "traces"
+Signature = tuple[int, int, tuple[tuple[str, int], ...]]
+Landmark = Callable[[bool, Segment], bool]
+
+
+def _has(kind: type[MptcpOption], test: Callable[[Any], bool] = lambda o: True) -> Callable[[Segment], bool]:
+    return lambda s: any(isinstance(o, kind) and test(o) for o in s.mptcp)
+
+
+_mapping, _fin_map = _has(Dss, lambda o: o.has_mapping), _has(Dss, lambda o: o.data_fin)
+LANDMARKS: dict[str, Landmark] = {
+    "syn": lambda c, s: c and s.flags == SYN,
+    "synack": lambda c, s: not c and s.flags == SYN | ACK and _has(MpCapable)(s),
+    "third ack": lambda c, s: c and not s.payload_len and _has(MpCapable, lambda o: o.receiver_key)(s),
+    "client mpc data": lambda c, s: c and s.payload_len > 0 and _has(MpCapable)(s),
+    "client dss data": lambda c, s: c and s.payload_len > 0 and _mapping(s),
+    "server dss data": lambda c, s: not c and s.payload_len > 0 and _mapping(s),
+    "server data ack": lambda c, s: not c and s.flags == ACK and len(s.mptcp) == 1 and not _mapping(s),
+    "client data fin": lambda c, s: c and not s.payload_len and _fin_map(s),
+    "server data fin": lambda c, s: not c and not s.payload_len and _fin_map(s),
+    "client fin": lambda c, s: c and s.fin,
+    "server fin": lambda c, s: not c and s.fin,
+    "join syn": lambda c, s: _has(MpJoinSyn)(s),
+    "join synack": lambda c, s: _has(MpJoinSynAck)(s),
+    "join ack": lambda c, s: _has(MpJoinAck)(s),
+    "add addr": lambda c, s: _has(AddAddr, lambda o: not o.echo)(s),
+    "add addr echo": lambda c, s: _has(AddAddr, lambda o: o.echo)(s),
+    "mp prio": lambda c, s: _has(MpPrio)(s),
+    "remove addr": lambda c, s: _has(RemoveAddr)(s),
+    "server mp fail": lambda c, s: not c and _has(MpFail)(s),
+    "client mp fail": lambda c, s: c and _has(MpFail)(s),
+    "infinite mapping": lambda c, s: _has(Dss, lambda o: o.is_infinite_mapping)(s),
+    "fastclose": lambda c, s: s.rst and _has(MpFastclose)(s),
+}
+
+
+def _landmarks(segments: list[tuple[bool, Segment]]) -> dict[str, Signature]:
+    """The signature (flags but PSH, TCP option bytes, MPTCP option kinds and lengths) of the first
+    segment matching each landmark; ``segments`` pairs each segment with "sent by the client"."""
+    found: dict[str, Signature] = {}
+    for client, seg in segments:
+        for name, matches in LANDMARKS.items():
+            if name not in found and matches(client, seg):
+                kinds = tuple((type(o).__name__, len(serialize(o))) for o in seg.mptcp)
+                found[name] = (seg.flags & ~PSH, len(seg.tcp_options), kinds)
+    return found
+
+
+def _linux_like_single_fin(conv: Conversation) -> None:
+    conv.connect()
+    conv.send("A", 3000)
+    conv.send("A", 3000)
+    conv.data_fin("A")
+    conv.send("B", 3000)
+    conv.data_fin("B", ack=False)
+    conv.close_subflow(0)
+
+
+def _linux_like_add_addr(conv: Conversation) -> None:
+    conv.connect()
+    conv.add_addr("B", 2, conv.address("B", 1))
+    conv.join("A", remote_address=conv.address("B", 1), remote_address_id=2, address_id=1)
+
+
+def _linux_like_prio_remove_fastclose(conv: Conversation) -> None:
+    conv.connect()
+    conv.send("A", 3000)
+    conv.join("A", backup=True, address_id=2)
+    conv.mp_prio("A", backup=False, subflow=1)
+    conv.remove_addr("A", (2,))
+    conv.fastclose("B")
+
+
+def _linux_like_mp_fail(conv: Conversation) -> None:
+    conv.connect()
+    conv.send("A", 3000)
+    conv.send("A", 1000, wrong_checksum=True)
+    conv.mp_fail("B")
+    conv.infinite_mapping("A", 1000)
+
+
+SHAPES: dict[str, tuple[Callable[[Conversation], None], bool, set[str]]] = {
+    "single-fin": (_linux_like_single_fin, False, {
+        "syn", "synack", "third ack", "client mpc data", "client dss data", "server dss data",
+        "server data ack", "client data fin", "server data fin", "client fin", "server fin"}),
+    "checksum": (_linux_like_single_fin, True, {
+        "syn", "synack", "third ack", "client mpc data", "client data fin", "server data fin", "client fin"}),
+    "add-addr": (_linux_like_add_addr, False, {
+        "add addr", "add addr echo", "join syn", "join synack", "join ack"}),
+    "backup-prio": (_linux_like_prio_remove_fastclose, False, {"join syn", "mp prio"}),
+    "remove-addr": (_linux_like_prio_remove_fastclose, False, {"remove addr"}),
+    "fastclose": (_linux_like_prio_remove_fastclose, False, {"fastclose", "join ack"}),
+    "mp-fail": (_linux_like_mp_fail, True, {"server mp fail", "client mp fail", "infinite mapping"}),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("trace", SHAPES)
+def test_landmark_segments_have_the_shape_of_a_real_linux_capture(trace: str) -> None:
+    path = TRACES / f"{trace}.pcap"
+    if not path.exists():
+        pytest.skip(f"{path} is not there (real kernel captures are made by `mptcpspec capture`)")
+    real = list(open_capture(str(path)).segments(mptcp_only=True))
+    client = real[0].flow[:2]
+    real_marks = _landmarks([(s.flow[:2] == client, s) for s in real])
+    build, checksum, names = SHAPES[trace]
+    conv = Conversation(seed=31, checksum=checksum)
+    build(conv)
+    built_marks = _landmarks([(conv.side_of(s.frame) == "A", s) for s in conv.segments])
+    assert names <= real_marks.keys() and names <= built_marks.keys()
+    assert {n: built_marks[n] for n in names} == {n: real_marks[n] for n in names}
+
+
+def _client_dsn_offsets(segments: list[tuple[bool, Segment]]) -> tuple[set[bool], int | None, int]:
+    """For a single-subflow conversation: whether each client mapping's DSN - IDSN equals its SSN,
+    the DATA_FIN's offset from the IDSN and the client's payload bytes (retransmissions counted once)."""
+    key = next(
+        o.sender_key
+        for c, s in segments
+        for o in s.mptcp
+        if c and isinstance(o, MpCapable) and o.receiver_key
+    )
+    assert key is not None
+    idsn = crypto.key_idsn(key)
+    agree, fin, seen = set(), None, set()
+    for client, seg in segments:
+        for o in seg.mptcp:
+            if client and isinstance(o, Dss) and o.dsn is not None and o.ssn is not None:
+                if o.data_fin and not seg.payload_len:
+                    fin = o.dsn - idsn
+                else:
+                    agree.add(o.dsn - idsn == o.ssn)
+        if client and seg.payload_len:
+            seen.add((seg.seq, seg.payload_len))
+    return agree, fin, sum(n for _, n in seen)
+
+
+def test_dsns_relate_to_the_idsn_as_in_a_real_linux_capture() -> None:
+    path = TRACES / "single-fin.pcap"
+    if not path.exists():
+        pytest.skip(f"{path} is not there (real kernel captures are made by `mptcpspec capture`)")
+    real = list(open_capture(str(path)).segments(mptcp_only=True))
+    agree, fin, sent = _client_dsn_offsets([(s.flow[:2] == real[0].flow[:2], s) for s in real])
+    assert agree == {True} and fin == sent + 1  # first DSN is IDSN + 1; the DATA_FIN follows the data
+    conv = Conversation(seed=32)
+    _linux_like_single_fin(conv)
+    assert _client_dsn_offsets([(conv.side_of(s.frame) == "A", s) for s in conv.segments]) == (
+        agree,
+        6001,
+        6000,
+    )
