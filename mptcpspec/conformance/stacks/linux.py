@@ -229,6 +229,8 @@ class TerminationSignals:
 class Testbed:
     """Client and server namespaces joined by ``paths`` veth pairs, torn down on exit whatever happens."""
 
+    __test__ = False  # not a pytest test class, whatever its name
+
     def __init__(self, paths: int = 1) -> None:
         if not 1 <= paths <= 3:
             raise ValueError(f"a testbed has 1 to 3 paths, not {paths}")
