@@ -16,8 +16,14 @@ Example, a v1 connection with a second subflow, data both ways and a full close:
     conv.send("A", 100)                 # frame 4: data mapped by MP_CAPABLE (22); frame 5: B's DATA_ACK
     conv.join("A", backup=True)         # frames 6-9: MP_JOIN SYN, SYN/ACK, ACK, fourth ACK (subflow 1)
     conv.send("B", 3000, subflow=1)     # frames 10-12: three DSS-mapped segments; 13: A's ACK
-    conv.close()                        # DATA_FIN each way, each DATA_ACKed, FIN exchange per subflow
+    conv.close()                        # frames 14-25: A's DATA_FIN on both subflows, B's DATA_ACKs,
+                                        # B's DATA_FINs, A's FINs (acking them), B's FINs, A's last ACKs
     conv.write("two-subflows.pcap")
+
+Where Linux (6.18, compared with the captures in ``traces/``) picks one of several legal forms, the
+builder picks the same: A's first data is mapped by MP_CAPABLE, a DATA_ACK is 32-bit until its sender
+has received a 64-bit DSN, control options follow the DATA_ACK, an ADD_ADDR goes alone, a fast close
+is a RST with MP_FASTCLOSE and MP_TCPRST on every subflow.
 
 Violations are made from a legal conversation by changing one thing: either a fault knob on the
 builder method (``wrong_key_echo``, ``wrong_token``, ``wrong_synack_hmac``, ``wrong_ack_hmac``,

@@ -124,6 +124,10 @@ class ConversationCore:
         """Number of subflows opened so far; subflow ``i`` is the i-th opened (0 is the initial one)."""
         return len(self._subflows)
 
+    def isn(self, side: Side, subflow: int = 0) -> int:
+        """The initial sequence number ``side`` chose on ``subflow`` (SSNs are relative to it)."""
+        return self._subflows[subflow].half[side].isn
+
     def subflow_addresses(self, index: int) -> tuple[tuple[str, int], tuple[str, int]]:
         """((A address, A port), (B address, B port)) of subflow ``index``."""
         sf = self._subflows[index]

@@ -164,6 +164,24 @@ def test_v1_handshake_layout_keys_and_first_data() -> None:
     assert isinstance(mapping, Dss) and mapping.dsn == conv.idsn("A") + 101 and mapping.ssn == 101
 
 
+def test_the_module_docstring_example_produces_the_frames_it_names() -> None:
+    conv = Conversation(seed=7)
+    assert conv.connect() == (1, 2, 3)
+    assert conv.send("A", 100) == (4, 5)
+    assert conv.join("A", backup=True) == (6, 7, 8, 9) and conv.subflow_count == 2
+    assert conv.send("B", 3000, subflow=1) == (10, 11, 12, 13)
+    assert conv.close() == tuple(range(14, 26))
+    assert conv.segment(4).mptcp == (MpCapable(1, 0x01, conv.keys["A"], conv.keys["B"], 100),)
+
+
+def test_wrong_key_echo_reaches_every_later_mp_capable() -> None:
+    conv = Conversation(seed=8)
+    conv.connect(wrong_key_echo=True)
+    conv.send("A", 10)
+    echoes = [o.receiver_key for s in conv.segments for o in s.mptcp if isinstance(o, MpCapable)]
+    assert echoes == [None, None, conv.keys["B"] ^ 1, conv.keys["B"] ^ 1]
+
+
 def test_tcp_options_leave_room_like_linux() -> None:
     conv = Conversation(seed=1)
     conv.connect()
@@ -420,7 +438,7 @@ def test_mp_fail_then_infinite_mapping_falls_back(retroactive: bool) -> None:
     assert MpFail(conv.idsn("B") + 1) in conv.segment(answer).mptcp
     data, ack = conv.infinite_mapping("A", 50, retroactive=retroactive)
     infinite = conv.segment(data).mptcp[0]
-    isn = conv.segment(1).seq
+    isn = conv.isn("A", 0)
     dsn, seq = (
         (failed_at, conv.segment(bad).seq) if retroactive else (failed_at + 100, conv.segment(data).seq)
     )
