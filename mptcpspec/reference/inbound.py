@@ -374,13 +374,14 @@ class Inbound:
             return
         if not handshake.add_addr_valid(option, state.local_key, state.remote_key):
             return
+        state.dss_seen = True  # its HMAC proves the peer has our key, as a DSS would (§3.1)
         state.pm.echoes.append((option.address_id, option.address, option.port))
         if option.address_id in state.pm.remote:
             return
         state.pm.remote[option.address_id] = (option.address, option.port)
         self.events.append(ev.AddressAnnounced(option.address_id, option.address, option.port))
         initial = state.initial
-        if state.config.auto_join and initial is not None and not state.sender.fin_requested:
+        if state.config.auto_join and initial is not None and not state.sender.fin_acked:
             self.open_subflow(initial.local[0], (option.address, option.port or initial.remote[1]))
 
     def open_subflow(self, local: str, remote: tuple[str, int] | None = None, backup: bool = False) -> int:

@@ -77,7 +77,9 @@ class KernelLab:
         self.router.sysctl("net.ipv4.ip_forward", 1)
         for path in self.paths:
             k_if, r_if = f"k{path}", f"r{path}"
-            self.kernel.ip("link", "add", k_if, "type", "veth", "peer", "name", r_if, "netns", self.router.name)
+            self.kernel.ip(
+                "link", "add", k_if, "type", "veth", "peer", "name", r_if, "netns", self.router.name
+            )
             self.kernel.ip("addr", "add", f"{kernel_addr(path)}/24", "dev", k_if)
             self.router.ip("addr", "add", f"10.234.{path}.1/24", "dev", r_if)
             self.kernel.ip("link", "set", k_if, "up")

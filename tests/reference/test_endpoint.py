@@ -1,0 +1,221 @@
+"""The reference endpoint against itself on the in-process network: one test per protocol feature.
+
+Each test looks at what went over the wire (the options each side sent) and at what the application saw.
+"""
+
+from __future__ import annotations
+
+from mptcpspec.reference import events as ev
+from mptcpspec.reference.sim import Path
+from mptcpspec.reference.state import Config
+from mptcpspec.spec.crypto import key_idsn, key_token
+from mptcpspec.spec.options import (
+    AddAddr,
+    Dss,
+    MpCapable,
+    MpFastclose,
+    MpJoinAck,
+    MpJoinSyn,
+    MpJoinSynAck,
+    MpPrio,
+    MpTcpRst,
+    RemoveAddr,
+)
+from mptcpspec.spec.segment import ACK, RST, SYN, Segment
+
+from pairs import CLIENT, CLIENT_2, PORT, SERVER, SERVER_2, Pair, exchange
+
+
+def _options(segments: list[Segment], kind: type) -> list[tuple[Segment, object]]:
+    return [(s, o) for s in segments for o in s.mptcp if isinstance(o, kind)]
+
+
+def test_mp_capable_handshake_and_first_data() -> None:
+    pair = Pair()
+    pair.connect()
+    exchange(pair, b"hello" * 1000, b"world")
+    sent = pair.client_log.sent
+    syn = sent[0]
+    assert syn.flags == SYN and syn.mptcp == (MpCapable(1, 0x01),)
+    synack = pair.server_log.sent[0]
+    (offer,) = synack.mptcp
+    assert isinstance(offer, MpCapable) and offer.sender_key == pair.server.state.local_key
+    third = sent[1]
+    assert third.flags == ACK and third.payload_len == 0
+    assert third.mptcp == (MpCapable(1, 0x01, pair.client.state.local_key, pair.server.state.local_key),)
+    first_data = next(s for s in sent if s.payload_len)
+    (mpc,) = first_data.mptcp
+    assert isinstance(mpc, MpCapable) and mpc.data_length == first_data.payload_len
+    later = [o for s, o in _options(sent, Dss) if o.dsn is not None and not o.data_fin]
+    assert later and later[0].dsn == key_idsn(pair.client.state.local_key) + 1 + first_data.payload_len
+    assert pair.received("server") == b"hello" * 1000 and pair.received("client") == b"world"
+    assert pair.client.closed and pair.server.closed
+
+
+def test_data_fin_is_acknowledged_both_ways_before_subflow_fins() -> None:
+    pair = Pair()
+    pair.connect()
+    exchange(pair, b"a" * 10, b"b" * 10)
+    for log, endpoint in ((pair.client_log, pair.client), (pair.server_log, pair.server)):
+        fins = [o for _, o in _options(log.sent, Dss) if o.data_fin]
+        assert fins and fins[0].data_level_length == 1 and fins[0].ssn == 0
+        assert fins[0].dsn == key_idsn(endpoint.state.local_key) + 1 + 10
+    closed = pair.events("client", ev.ConnectionClosed)
+    assert closed == [ev.ConnectionClosed(reset=False, reason="closed")]
+
+
+def test_checksum_asked_by_listener_is_used_both_ways() -> None:
+    pair = Pair(server_config=Config(checksum=True))
+    pair.connect()
+    exchange(pair, bytes(range(256)) * 40, b"x" * 3000)
+    assert pair.events("client", ev.ConnectionEstablished)[0].checksum
+    mappings = [o for _, o in _options(pair.client_log.sent + pair.server_log.sent, Dss) if o.dsn is not None]
+    assert mappings and all(o.checksum is not None for o in mappings)
+    third = pair.client_log.sent[1].mptcp[0]
+    assert isinstance(third, MpCapable) and third.checksum_required
+    assert pair.received("server") == bytes(range(256)) * 40
+
+
+def test_fallback_when_a_middlebox_strips_options() -> None:
+    pair = Pair([Path(CLIENT, SERVER, strip=True)])
+    pair.connect()
+    exchange(pair, b"plain tcp" * 500, b"ok")
+    assert pair.events("client", ev.ConnectionEstablished) == [ev.ConnectionEstablished(True, False)]
+    assert pair.events("server", ev.ConnectionEstablished) == [ev.ConnectionEstablished(True, False)]
+    assert all(not s.mptcp for s in pair.client_log.sent[1:])
+    assert pair.received("server") == b"plain tcp" * 500 and pair.received("client") == b"ok"
+    assert pair.client.closed and pair.server.closed
+
+
+def test_add_addr_is_verified_echoed_and_joined() -> None:
+    pair = Pair()
+    pair.connect()
+    assert pair.established()
+    address_id = pair.server.add_address(SERVER_2)
+    exchange(pair, bytes(400_000), b"done")
+    (announce,) = [o for _, o in _options(pair.server_log.sent, AddAddr)][:1]
+    assert announce.address == SERVER_2 and announce.truncated_hmac is not None
+    echoes = [o for _, o in _options(pair.client_log.sent, AddAddr)]
+    assert echoes[0] == AddAddr(True, address_id, SERVER_2)
+    assert pair.events("client", ev.AddressAnnounced) == [ev.AddressAnnounced(address_id, SERVER_2, None)]
+    joins = [s for s, _ in _options(pair.client_log.sent, MpJoinSyn)]
+    assert joins[0].dst == SERVER_2 and joins[0].mptcp[0].token == key_token(pair.server.state.local_key)
+    assert _options(pair.server_log.sent, MpJoinSynAck) and _options(pair.client_log.sent, MpJoinAck)
+    assert {e.subflow for e in pair.events("server", ev.SubflowEstablished)} == {0, 1}
+    second = pair.client.state.subflows[1]
+    assert second.snd_una - second.iss > 10_000  # the scheduler used the joined subflow
+    assert pair.received("server") == bytes(400_000)
+
+
+def test_forged_add_addr_is_ignored() -> None:
+    pair = Pair()
+    pair.connect()
+    assert pair.established()
+    sf = pair.server.state.subflows[0]
+    forged = AddAddr(False, 5, SERVER_2, None, 0x1234)
+    segment = pair.server_log.sent[-1]
+    pair.client.receive(_with_options(segment, sf.snd_nxt, (forged,)), pair.sim.now)
+    pair.run(1.0, lambda sim: False)
+    assert not pair.events("client", ev.AddressAnnounced)
+    assert not [o for _, o in _options(pair.client_log.sent, AddAddr)]
+
+
+def _with_options(template: Segment, seq: int, options: tuple) -> Segment:
+    from dataclasses import replace
+
+    from mptcpspec.reference.wire import tcp_options
+
+    return replace(
+        template,
+        seq=seq & 0xFFFFFFFF,
+        flags=ACK,
+        payload=b"",
+        payload_len=0,
+        mptcp=options,
+        tcp_options=tcp_options(None, options),
+    )
+
+
+def test_join_with_unknown_token_is_refused() -> None:
+    pair = Pair()
+    pair.connect()
+    assert pair.established()
+    syn = Segment(
+        0,
+        0.0,
+        4,
+        CLIENT_2,
+        SERVER,
+        40000,
+        PORT,
+        1000,
+        0,
+        SYN,
+        65535,
+        0,
+        mptcp=(MpJoinSyn(0, 3, 0xDEADBEEF, 42),),
+    )
+    pair.server.receive(syn, pair.sim.now)
+    replies = pair.server.segments_to_send(pair.sim.now)
+    assert [r.flags & RST for r in replies if r.dport == 40000] == [RST]
+    assert len(pair.server.state.subflows) == 1
+
+
+def test_remove_addr_resets_the_subflow_and_data_moves_over() -> None:
+    pair = Pair()
+    pair.connect()
+    assert pair.established()
+    pair.run(1.0, lambda sim: pair.client.state.dss_seen)
+    pair.client.open_subflow(CLIENT_2)
+    pair.run(2.0, lambda sim: len(pair.events("client", ev.SubflowEstablished)) == 2)
+    pair.client.send(bytes(200_000))
+    pair.run(2.0, lambda sim: len(pair.received("server")) > 50_000)
+    pair.client.remove_address(CLIENT_2)
+    exchange(pair, b"", b"bye")
+    assert [o for _, o in _options(pair.client_log.sent, RemoveAddr)] == [RemoveAddr((1,))]
+    resets = [s for s in pair.client_log.sent if s.rst and s.src == CLIENT_2]
+    assert resets and isinstance(resets[0].mptcp[0], MpTcpRst)
+    assert pair.events("server", ev.AddressRemoved) == [ev.AddressRemoved(1)]
+    assert ev.SubflowClosed(1, True, 0) in pair.events("server", ev.SubflowClosed)
+    assert pair.received("server") == bytes(200_000)
+
+
+def test_mp_prio_backup_keeps_the_peer_off_the_subflow() -> None:
+    pair = Pair()
+    pair.connect()
+    assert pair.established()
+    pair.server.add_address(SERVER_2)
+    pair.run(3.0, lambda sim: len(pair.events("client", ev.SubflowEstablished)) == 2)
+    pair.client.set_backup(1, True)
+    pair.run(1.0, lambda sim: pair.server.state.subflows[1].peer_backup)
+    assert [o for _, o in _options(pair.client_log.sent, MpPrio)] == [MpPrio(1)]
+    before = pair.server.state.subflows[1].snd_nxt
+    pair.server.send(bytes(300_000))
+    pair.run(5.0, lambda sim: len(pair.received("client")) == 300_000)
+    assert pair.server.state.subflows[1].snd_nxt == before
+
+
+def test_fast_close_resets_everything_with_the_peer_key() -> None:
+    pair = Pair()
+    pair.connect()
+    assert pair.established()
+    pair.client.send(bytes(50_000))
+    pair.run(1.0, lambda sim: len(pair.received("server")) > 10_000)
+    pair.client.abort()
+    pair.run(2.0)
+    rst = [s for s in pair.client_log.sent if s.rst]
+    assert rst and rst[0].mptcp == (MpFastclose(pair.server.state.local_key),)
+    assert pair.events("client", ev.ConnectionClosed) == [ev.ConnectionClosed(True, "fast close")]
+    assert pair.events("server", ev.ConnectionClosed) == [ev.ConnectionClosed(True, "peer fast close")]
+
+
+def test_path_failure_mid_transfer_completes_on_the_other_path() -> None:
+    pair = Pair([Path(CLIENT, SERVER), Path(CLIENT, SERVER_2, fail_at=0.08)])
+    pair.connect()
+    assert pair.established()
+    pair.server.add_address(SERVER_2)
+    pair.run(1.0, lambda sim: len(pair.events("client", ev.SubflowEstablished)) == 2)
+    exchange(pair, bytes(range(256)) * 4000, b"end")
+    assert pair.received("server") == bytes(range(256)) * 4000
+    assert pair.client.closed and pair.server.closed
+    assert any(e.reset for e in pair.events("client", ev.SubflowClosed))
