@@ -5,6 +5,8 @@ Each test looks at what went over the wire (the options each side sent) and at w
 
 from __future__ import annotations
 
+from pairs import CLIENT, CLIENT_2, PORT, SERVER, SERVER_2, Pair, exchange
+
 from mptcpspec.reference import events as ev
 from mptcpspec.reference.sim import Path
 from mptcpspec.reference.state import Config
@@ -22,8 +24,6 @@ from mptcpspec.spec.options import (
     RemoveAddr,
 )
 from mptcpspec.spec.segment import ACK, RST, SYN, Segment
-
-from pairs import CLIENT, CLIENT_2, PORT, SERVER, SERVER_2, Pair, exchange
 
 
 def _options(segments: list[Segment], kind: type) -> list[tuple[Segment, object]]:
