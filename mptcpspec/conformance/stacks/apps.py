@@ -84,9 +84,15 @@ def _serve(args: argparse.Namespace) -> bool:
             _receive_all(conn, args.abort_after)
             _abort(conn)
             return True
-        with conn:
-            verdict = _verdict(_receive_all(conn), stream(args.seed, args.up))
-            conn.sendall(stream(args.seed + 1, args.down))
+        try:
+            with conn:
+                verdict = _verdict(_receive_all(conn), stream(args.seed, args.up))
+                conn.sendall(stream(args.seed + 1, args.down))
+        except TimeoutError:
+            raise
+        except OSError as exc:  # the peer reset the connection (a fast close, say)
+            _emit("reset", error=str(exc))
+            return False
     _emit("done", **verdict)
     return bool(verdict["ok"])
 
