@@ -31,7 +31,7 @@ from .cc import Window, lia_increase
 from .receiver import DataReceiver, Mapping, MappingTracker
 from .state import ConnectionState, Role
 from .subflow import Subflow, SubflowState, unwrap
-from .wire import peer_mss
+from .wire import peer_mss, peer_wscale
 
 __all__ = ["Inbound"]
 
@@ -92,6 +92,7 @@ class Inbound:
             Window(mss - 40),
             MappingTracker(state.checksum),
         )
+        sf.offer_wscale = state.wscale if status is SubflowState.SYN_SENT else None
         state.subflows[sf.id] = sf
         state.by_tuple[(*local, *remote)] = sf
         return sf
@@ -106,6 +107,12 @@ class Inbound:
         sf.mss = min(self.state.config.mss, peer_mss(seg.tcp_options) or 536)
         sf.window.mss = output.payload_size(self.state, sf)
         sf.peer_window = seg.window
+        offered = peer_wscale(seg.tcp_options)
+        if offered is not None and (sf.offer_wscale is not None or sf.state is SubflowState.SYN_RECEIVED):
+            sf.offer_wscale = sf.rcv_wscale = self.state.wscale
+            sf.snd_wscale = offered
+        else:
+            sf.offer_wscale = None
 
     def _accept_initial(self, seg: Segment) -> None:
         state = self.state
@@ -144,7 +151,7 @@ class Inbound:
             state.fallback = True
         sf.state = SubflowState.ESTABLISHED
         sf.ack_pending = True
-        self._establish(sf, seg.window)
+        self._establish(sf, sf.peer_window_of(seg.window, seg.syn))
 
     def _on_handshake_ack(self, sf: Subflow, seg: Segment, now: float) -> None:
         if seg.syn and not seg.has_ack:
@@ -167,7 +174,7 @@ class Inbound:
             else:
                 state.fallback = True
         sf.state = SubflowState.ESTABLISHED
-        self._establish(sf, seg.window)
+        self._establish(sf, sf.peer_window_of(seg.window, seg.syn))
         self._on_established(sf, seg, now)
 
     def _establish(self, sf: Subflow, window: int) -> None:
@@ -279,14 +286,15 @@ class Inbound:
             and not seg.syn
             and not any(isinstance(o, (AddAddr, RemoveAddr, MpPrio)) for o in seg.mptcp)
         )
-        acked, _ = sf.on_ack(unwrap(seg.ack, sf.snd_una), seg.window, pure, now)
+        window = sf.peer_window_of(seg.window, seg.syn)
+        acked, _ = sf.on_ack(unwrap(seg.ack, sf.snd_una), window, pure, now)
         if acked:
             flows = [(o.window.cwnd, o.srtt or o.rto) for o in state.live() if o.usable]
             lia_increase(sf.window, acked, flows)
         if state.fallback:  # the TCP ACK is the data ACK (RFC 8684 §3.7)
             pending = [c.dsn for c in sf.chunks if c.dsn is not None]
             state.sender.on_data_ack(min(pending, default=state.sender.next_new))
-            state.peer_right_edge = state.sender.snd_una + seg.window
+            state.peer_right_edge = state.sender.snd_una + window
 
     def _on_options(self, sf: Subflow, seg: Segment, now: float) -> None:
         state = self.state
@@ -317,7 +325,9 @@ class Inbound:
         if dss.data_ack is not None:
             data_ack = unwrap(dss.data_ack, state.sender.snd_una, 64 if dss.data_ack_wide else 32)
             state.sender.on_data_ack(data_ack)
-            state.peer_right_edge = max(state.peer_right_edge, data_ack + seg.window)
+            state.peer_right_edge = max(
+                state.peer_right_edge, data_ack + sf.peer_window_of(seg.window, seg.syn)
+            )
             if state.sender.fin_acked:
                 state.data_fin_deadline = None
         if dss.dsn is None or dss.ssn is None or dss.data_level_length is None:

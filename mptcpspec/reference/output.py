@@ -44,10 +44,10 @@ def make_segment(
         seq=seq & MASK32,
         ack=ack & MASK32,
         flags=flags,
-        window=min(state.config.receive_window, 0xFFFF),
+        window=min(state.config.receive_window >> (0 if flags & SYN else sf.rcv_wscale), 0xFFFF),
         payload_len=len(payload),
         payload=payload,
-        tcp_options=tcp_options(state.config.mss if mss else None, options),
+        tcp_options=tcp_options(state.config.mss if mss else None, options, sf.offer_wscale if mss else None),
         mptcp=options,
     )
 

@@ -41,7 +41,7 @@ class Config:
 
     checksum: bool = False
     mss: int = 1460
-    receive_window: int = 65535
+    receive_window: int = 1 << 20
     auto_join: bool = True
     max_subflows: int = 8
     syn_retries: int = 6
@@ -82,6 +82,11 @@ class ConnectionState:
 
     def random_int(self, size: int) -> int:
         return int.from_bytes(self.config.random(size), "big")
+
+    @property
+    def wscale(self) -> int:
+        """Our window scale shift: enough for ``receive_window`` in the 16-bit field (RFC 7323 §2)."""
+        return max(0, min(14, self.config.receive_window.bit_length() - 16))
 
     @property
     def local_idsn(self) -> int:

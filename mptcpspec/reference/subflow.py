@@ -105,6 +105,9 @@ class Subflow:
     stale: bool = False
     retired: bool = False
     join_ack_pending: bool = False
+    offer_wscale: int | None = None
+    snd_wscale: int = 0
+    rcv_wscale: int = 0
 
     def __post_init__(self) -> None:
         self.snd_una = self.snd_nxt = self.iss
@@ -260,6 +263,10 @@ class Subflow:
             self.rcv_nxt += 1
             self.fin_received = True
         return start, bytes(delivered), fin_now
+
+    def peer_window_of(self, window: int, syn: bool) -> int:
+        """The peer's receive window in bytes: the field scaled, except on SYNs (RFC 7323 §2.2)."""
+        return window if syn else window << self.snd_wscale
 
     def _trim_out_of_order(self) -> None:
         """Cut out-of-order pieces that now start before ``rcv_nxt`` (they overlapped delivered data)."""

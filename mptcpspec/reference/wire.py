@@ -1,8 +1,8 @@
 """Bytes on the wire for the reference endpoint: the TCP options field and IPv4 packets.
 
-``tcp_options`` lays out what the endpoint sends (MSS on SYNs, then the MPTCP options, NOP-padded to a
-multiple of four, RFC 9293 §3.1); ``encode_ipv4``/``decode_ipv4`` turn a ``Segment`` into an IPv4 packet
-with correct checksums and back, for drivers that move packets (the TUN driver).
+``tcp_options`` lays out what the endpoint sends (MSS and window scale on SYNs, then the MPTCP options,
+NOP-padded to a multiple of four, RFC 9293 §3.1); ``encode_ipv4``/``decode_ipv4`` turn a ``Segment``
+into an IPv4 packet with correct checksums and back, for drivers that move packets (the TUN driver).
 """
 
 from __future__ import annotations
@@ -15,15 +15,18 @@ from ..spec.crypto import ones_complement_sum
 from ..spec.options import MptcpOption, scan_tcp_options, serialize
 from ..spec.segment import Segment
 
-__all__ = ["decode_ipv4", "encode_ipv4", "peer_mss", "tcp_options"]
+__all__ = ["decode_ipv4", "encode_ipv4", "peer_mss", "peer_wscale", "tcp_options"]
 
 MSS_KIND = 2
+WSCALE_KIND = 3
 MAX_OPTIONS = 40
 
 
-def tcp_options(mss: int | None, mptcp: Sequence[MptcpOption]) -> bytes:
-    """The TCP options field: MSS (when given), the MPTCP options, NOPs to a 4-byte boundary."""
+def tcp_options(mss: int | None, mptcp: Sequence[MptcpOption], wscale: int | None = None) -> bytes:
+    """The TCP options field: MSS and window scale (when given, RFC 7323 §2), the MPTCP options, and
+    NOPs to a 4-byte boundary."""
     raw = struct.pack("!BBH", MSS_KIND, 4, mss) if mss is not None else b""
+    raw += struct.pack("!BBB", WSCALE_KIND, 3, wscale) if wscale is not None else b""
     raw += b"".join(serialize(option) for option in mptcp)
     raw = b"\x01" * (-len(raw) % 4) + raw
     if len(raw) > MAX_OPTIONS:
@@ -31,8 +34,8 @@ def tcp_options(mss: int | None, mptcp: Sequence[MptcpOption]) -> bytes:
     return raw
 
 
-def peer_mss(raw: bytes) -> int | None:
-    """The MSS option's value in a TCP options field, if there is one."""
+def _option_body(raw: bytes, kind: int) -> bytes | None:
+    """The body of the first TCP option of ``kind`` in an options field, if there is one."""
     offset = 0
     while offset < len(raw) and raw[offset] != 0:
         if raw[offset] == 1:
@@ -40,10 +43,22 @@ def peer_mss(raw: bytes) -> int | None:
             continue
         if offset + 1 >= len(raw) or raw[offset + 1] < 2:
             return None
-        if raw[offset] == MSS_KIND and raw[offset + 1] == 4 and offset + 4 <= len(raw):
-            return int(struct.unpack_from("!H", raw, offset + 2)[0])
+        if raw[offset] == kind:
+            return raw[offset + 2 : offset + raw[offset + 1]]
         offset += raw[offset + 1]
     return None
+
+
+def peer_mss(raw: bytes) -> int | None:
+    """The MSS option's value in a TCP options field, if there is one."""
+    body = _option_body(raw, MSS_KIND)
+    return int.from_bytes(body, "big") if body is not None and len(body) == 2 else None
+
+
+def peer_wscale(raw: bytes) -> int | None:
+    """The window scale option's shift count (at most 14, RFC 7323 §2.3), if there is one."""
+    body = _option_body(raw, WSCALE_KIND)
+    return min(body[0], 14) if body is not None and len(body) == 1 else None
 
 
 def _checksum(data: bytes) -> int:
