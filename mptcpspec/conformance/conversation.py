@@ -230,7 +230,7 @@ class Conversation(ConversationData):
         frames: list[int] = []
         if not rst:
             frames.append(self._emit(side, chosen, ACK, (option,)))
-        for sf in self._open_subflows():
+        for sf in self._live_subflows():
             if rst or sf is not chosen:
                 frames.append(self._emit(side, sf, RST | ACK, reset))
         if not rst:

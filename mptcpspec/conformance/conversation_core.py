@@ -128,6 +128,19 @@ class ConversationCore:
         """The initial sequence number ``side`` chose on ``subflow`` (SSNs are relative to it)."""
         return self._subflows[subflow].half[side].isn
 
+    def open_subflows(self) -> tuple[int, ...]:
+        """Indices of the subflows not closed by a FIN exchange or a reset."""
+        return tuple(sf.index for sf in self._live_subflows())
+
+    def data_range(self, frame: int) -> tuple[int, int] | None:
+        """(64-bit DSN, data-level length) of what ``frame`` carries at the data level (the length counts
+        a DATA_FIN), or None when it carries nothing mapped."""
+        self.segment(frame)
+        trace = self._traces[frame - 1]
+        if trace.dsn is None or not trace.data_length:
+            return None
+        return trace.dsn % 2**64, trace.data_length
+
     def subflow_addresses(self, index: int) -> tuple[tuple[str, int], tuple[str, int]]:
         """((A address, A port), (B address, B port)) of subflow ``index``."""
         sf = self._subflows[index]
@@ -223,7 +236,7 @@ class ConversationCore:
             raise LocalProtocolError(f"subflow {index} is closed", section="3.3.3")
         return sf
 
-    def _open_subflows(self) -> list[Subflow]:
+    def _live_subflows(self) -> list[Subflow]:
         return [sf for sf in self._subflows if not sf.closed]
 
     def _emit(

@@ -262,7 +262,7 @@ class ConversationData(ConversationCore):
         DATA_ACKs it on each; the peer sends its DATA_FIN the same way; the initiator's FINs carry the
         DATA_ACK of it; then the peer's FINs and the initiator's last ACKs close every open subflow.
         """
-        open_subflows = self._open_subflows()
+        open_subflows = self._live_subflows()
         carriers = open_subflows if subflow is None else [self._subflow(subflow)]
         frames: list[int] = []
         for side in (initiator, peer(initiator)) if self.mptcp else ():

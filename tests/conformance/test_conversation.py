@@ -33,7 +33,7 @@ from mptcpspec.spec.options import (
     serialize,
 )
 from mptcpspec.spec.segment import ACK, FIN, PSH, RST, SYN, Segment
-from mptcpspec.spec.seqnum import seq_diff
+from mptcpspec.spec.seqnum import infer_dsn64, seq_diff
 
 
 def _everything() -> Conversation:
@@ -97,9 +97,8 @@ BUILDERS: dict[str, Callable[[], Conversation]] = {
 }
 
 
-@pytest.mark.parametrize("name", BUILDERS)
-def test_wire_bytes_reparse_to_the_options_carried(name: str) -> None:
-    conv = BUILDERS[name]()
+def check_wire(conv: Conversation) -> None:
+    """Frames 1..n at increasing times; ``tcp_options`` re-parse to ``mptcp``; at most 40 bytes."""
     assert [s.frame for s in conv.segments] == list(range(1, len(conv.segments) + 1))
     times = [s.time for s in conv.segments]
     assert times == sorted(times) and len(set(times)) == len(times)
@@ -111,9 +110,9 @@ def test_wire_bytes_reparse_to_the_options_carried(name: str) -> None:
         assert seg.payload_len == len(seg.payload)
 
 
-@pytest.mark.parametrize("name", BUILDERS)
-def test_tcp_sequence_numbers_are_consistent_per_subflow(name: str) -> None:
-    conv = BUILDERS[name]()
+def check_tcp(conv: Conversation) -> None:
+    """Per subflow and direction: new data starts at the next sequence number, old data is a
+    retransmission; ACKs never cover unsent data and never go back."""
     nxt: dict[tuple[int, str], int] = {}
     last_ack: dict[tuple[int, str], int] = {}
     for seg in conv.segments:
@@ -130,20 +129,56 @@ def test_tcp_sequence_numbers_are_consistent_per_subflow(name: str) -> None:
             last_ack[key] = seg.ack
 
 
-@pytest.mark.parametrize("name", BUILDERS)
-def test_payload_is_the_same_wherever_a_dsn_is_sent(name: str) -> None:
-    conv = BUILDERS[name]()
+def check_data_level(conv: Conversation) -> None:
+    """Bytes at a DSN are the same wherever sent; DATA_ACKs never go back and never cover unsent DSNs."""
     seen: dict[tuple[str, int], int] = {}
+    sent_end = {side: conv.idsn(side) + 1 for side in ("A", "B")}
+    last_ack = dict(sent_end)
     for seg in conv.segments:
+        side, other = conv.side_of(seg.frame), "B" if conv.side_of(seg.frame) == "A" else "A"
         for option in seg.mptcp:
-            if not isinstance(option, Dss) or option.dsn is None or not option.dsn_wide:
+            if isinstance(option, MpCapable) and option.data_length:
+                sent_end[side] = max(sent_end[side], conv.idsn(side) + 1 + option.data_length)
+            if not isinstance(option, Dss):
                 continue
+            if option.data_ack is not None:
+                ack = (
+                    infer_dsn64(option.data_ack, last_ack[other])
+                    if not option.data_ack_wide
+                    else option.data_ack
+                )
+                assert last_ack[other] <= ack <= sent_end[other], f"frame {seg.frame}"
+                last_ack[other] = ack
+            if option.dsn is None or not option.data_level_length:
+                continue
+            dsn = option.dsn if option.dsn_wide else infer_dsn64(option.dsn, sent_end[side])
+            sent_end[side] = max(sent_end[side], dsn + option.data_level_length)
             if option.data_level_length == seg.payload_len + option.data_fin and seg.payload_len:
-                side = conv.side_of(seg.frame)
-                offset = option.dsn - conv.idsn(side) - 1
+                offset = dsn - conv.idsn(side) - 1
                 for i, byte in enumerate(seg.payload):
                     assert seen.setdefault((side, offset + i), byte) == byte, f"frame {seg.frame}"
                 assert seg.payload == pattern(side, offset, seg.payload_len)
+
+
+@pytest.mark.parametrize("check", [check_wire, check_tcp, check_data_level])
+@pytest.mark.parametrize("name", BUILDERS)
+def test_built_conversations_are_consistent(name: str, check: Callable[[Conversation], None]) -> None:
+    check(BUILDERS[name]())
+
+
+def test_the_checks_catch_what_they_are_for() -> None:
+    conv = Conversation(seed=9)
+    conv.connect()
+    frame = conv.send("A", 3000)[1]
+    conv.data_ack("B", delta=1)
+    with pytest.raises(AssertionError):
+        check_data_level(conv)
+    with pytest.raises(AssertionError):
+        check_tcp(conv.with_segment(frame, seq=conv.segment(frame).seq + 1))
+    with pytest.raises(AssertionError):
+        check_wire(conv.with_segment(frame, mptcp=()))
+    with pytest.raises(AssertionError):
+        check_data_level(conv.with_segment(frame, payload=bytes(conv.segment(frame).payload_len)))
 
 
 def test_v1_handshake_layout_keys_and_first_data() -> None:
