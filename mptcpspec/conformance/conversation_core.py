@@ -300,8 +300,8 @@ class ConversationCore:
             self._streams[side].received.add(dsn, dsn + data_length)
         if side == "B" and any(_confirms_keys(o) for o in options):
             self._fully_established["A"] = True
-        for option in options:  # Linux sizes its DATA_ACK after the DSNs of data (not of a bare DATA_FIN)
-            if isinstance(option, Dss) and option.has_mapping and payload:
+        for option in options:  # a 64-bit DSN, even of a bare DATA_FIN, calls for 64-bit DATA_ACKs (§3.3.2)
+            if isinstance(option, Dss) and option.has_mapping and option.data_level_length:
                 self._received_dsn64[peer(side)] = option.dsn_wide
             elif isinstance(option, MpCapable) and option.data_length is not None:
                 self._received_dsn64[peer(side)] = True
@@ -311,7 +311,8 @@ class ConversationCore:
         """A DSS carrying only ``side``'s DATA_ACK (RFC 8684 §3.3.2); ``delta`` shifts it (fault knob).
 
         Without ``wide`` or a constructor ``ack64`` the width is Linux's: 64 bits once ``side`` has
-        received a 64-bit DSN, 32 bits before.
+        received a 64-bit DSN, 32 bits before (RFC 8684 §3.3.2).  Linux keeps 32 bits when the only
+        64-bit DSN it received is a bare DATA_FIN's; the builder does not, a 64-bit DSN is a 64-bit DSN.
         """
         if wide is None:
             wide = self._received_dsn64[side] if self.ack64 is None else self.ack64

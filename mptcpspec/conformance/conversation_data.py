@@ -65,7 +65,8 @@ class ConversationData(ConversationCore):
         Segments carry at most ``segment_size`` bytes (default: ``mss`` less 36, as Linux).  Each segment
         is its own DSS mapping, or with ``span`` one mapping covers the burst, repeated on every segment
         or (``repeat_dss=False``) only on the first (RFC 8684 §3.3.1).  ``data_fin`` sets the DATA_FIN
-        on the last mapping (``size`` 0: a bare DATA_FIN).  ``dsn32``/``ack32`` force the widths.
+        on the last mapping (``size`` 0: a bare DATA_FIN).  ``dsn32``/``ack32`` force the widths (a
+        32-bit DATA_ACK after a 64-bit DSN was received is a fault, RFC 8684 §3.3.2).
         Faults: ``wrong_checksum``, ``omit_checksum`` (with checksums on, the receiver then refuses the
         data at the data level), ``lose`` (indices of this burst's segments the peer never receives).
         A's first data on subflow 0 of a v1 connection, before B confirmed the keys, is mapped by

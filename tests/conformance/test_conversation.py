@@ -75,7 +75,7 @@ def _ipv6_two_subflows() -> Conversation:
     conv.send("B", 5000)
     conv.join("A", backup=True)
     conv.add_addr("B", 1, "fd00:4::1")
-    conv.send("A", 2000, subflow=1, dsn32=True, ack32=True)
+    conv.send("A", 2000, subflow=1, dsn32=True)
     conv.close("B")
     return conv
 
@@ -395,8 +395,8 @@ def test_close_sends_data_fins_on_every_subflow_then_fins_like_linux() -> None:
             assert (option.dsn, option.ssn, option.data_level_length, option.data_fin) == (dsn, 0, 1, True)
         else:
             assert option.data_ack == fin_a + 1 and not option.has_mapping
-    for frame in frames[6:8]:  # A's FINs acknowledge B's DATA_FIN (A never received a 64-bit DSN)
-        assert conv.segment(frame).mptcp == (Dss(data_ack=(fin_b + 1) % 2**32),)
+    for frame in frames[6:8]:  # A's FINs acknowledge B's DATA_FIN, 64-bit as its DSN (RFC 8684 §3.3.2)
+        assert conv.segment(frame).mptcp == (Dss(data_ack=fin_b + 1, data_ack_wide=True),)
     with pytest.raises(LocalProtocolError):
         conv.send("A", 1)
 
