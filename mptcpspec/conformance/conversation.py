@@ -66,12 +66,17 @@ class Conversation(ConversationData):
     """A builder of one legal MPTCP connection between A and B; see the module docstring.
 
     Constructor: ``seed`` (keys, nonces, ISNs, ports), ``version`` (1: RFC 8684, 0: RFC 6824),
-    ``checksum`` (A asks for DSS checksums), ``ipv6``, ``dsn64``/``ack64`` (widths of DSNs and DATA_ACKs
-    by default), ``mss`` (largest payload per segment), ``timestamps`` (the TCP timestamp option),
-    ``start_time`` and ``step`` (segment times).
-    Methods: ``connect``, ``join``, ``send``, ``data_ack``, ``reinject``, ``retransmit``, ``data_fin``,
-    ``close_subflow``, ``close``, ``add_addr``, ``remove_addr``, ``mp_prio``, ``fastclose``,
-    ``tcp_rst``, ``mp_fail``, ``infinite_mapping``; each returns the frame numbers it appended.
+    ``checksum`` (A asks for DSS checksums), ``ipv6``, ``dsn64`` (DSN width; 32-bit DSNs are legal at low
+    rates), ``ack64`` (None: DATA_ACK width as Linux picks it; forcing 32 bits after 64-bit DSNs is a
+    fault), ``mss`` (the MSS option; data segments carry at most ``mss - 36`` bytes, as Linux),
+    ``timestamps`` (the TCP timestamp option), ``start_time`` and ``step`` (segment times).
+    Builder methods, each returning the frame numbers it appended: ``connect``, ``join``, ``send``,
+    ``data_ack``, ``reinject``, ``retransmit``, ``data_fin``, ``close_subflow``, ``close``,
+    ``add_addr``, ``remove_addr``, ``mp_prio``, ``fastclose``, ``tcp_rst``, ``mp_fail``,
+    ``infinite_mapping``.  Questions: ``segments``, ``segment``, ``side_of``, ``subflow_of``,
+    ``data_range``, ``open_subflows``, ``keys``, ``token``, ``idsn``, ``isn``, ``data_nxt``,
+    ``data_ack_value``.  Injection: ``with_option``, ``without_option``, ``with_options``,
+    ``with_segment``; output: ``write``.
     """
 
     # -- RFC 8684 §3.1: the MP_CAPABLE handshake ---------------------------------------------------
