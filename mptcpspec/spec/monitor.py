@@ -1,0 +1,645 @@
+"""The monitor: one MPTCP connection, segment by segment, judged against the rule catalogue.
+
+``ConnectionMonitor.step(segment, from_initiator)`` takes each segment of one connection in capture
+order, with its direction (sent by A, the connection's initiator, or by B), runs the connection and
+subflow machines and the data and path models, and returns the findings it made.  It knows nothing of
+files or sockets: the trace checker feeds it from captures, the reference endpoint from what it sends
+and receives, the active suite from its conversations.  ``complete=True`` tells it that it sees every
+segment of the connection (no capture loss, every subflow), so that checks resting on the absence of a
+segment become conclusive.
+
+An observer, when given, receives a ``MonitorEvent`` for every state transition, mapped data and
+DATA_ACK advance: the trace (``--trace``) and the sequence graphs are built from them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from . import dss
+from .connection import (
+    CLOSE_LAST_SUBFLOW,
+    CLOSE_TRANSITIONS,
+    FALLBACK_SINGLE_SUBFLOW,
+    HANDSHAKE_INITIAL_ONLY,
+    CloseEvent,
+    CloseState,
+    Connection,
+    ConnEvent,
+    ConnPhase,
+)
+from .connection import TRANSITIONS as PHASE_TRANSITIONS
+from .errors import UnknownVersion
+from .handshake import CHECKS, HOSTS, check_capable_flags, check_join_flags
+from .mapping import DSS_CHECKSUM, DSS_RESERVED_FLAGS, DSS_URGENT, DataDirection
+from .options import (
+    AddAddr,
+    AddAddrV0,
+    Dss,
+    MpCapable,
+    MpFail,
+    MpFastclose,
+    MpJoinAck,
+    MpJoinSyn,
+    MpJoinSynAck,
+    MpPrio,
+    MptcpOption,
+    MpTcpRst,
+    RemoveAddr,
+)
+from .paths import PathState
+from .rules import Finding, Level, Rule
+from .segment import ACK, RST, SYN, URG, Segment
+from .subflow import SUBFLOW_STATE, Subflow, SubflowEvent, SubflowState, classify
+from .subflow import TRANSITIONS as SUBFLOW_TRANSITIONS
+from .verdicts import Judge
+
+__all__ = ["OPTIONS_MALFORMED", "RULES", "ConnectionMonitor", "MonitorEvent"]
+
+OPTIONS_MALFORMED = Rule(
+    "options.malformed",
+    8684,
+    "3",
+    Level.MUST,
+    "Every MPTCP option has a length and layout defined for its subtype.",
+)
+RULES = (OPTIONS_MALFORMED,)
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorEvent:
+    """One thing the monitor saw happen.
+
+    ``kind`` is ``transition`` (``machine`` moved from ``before`` to ``after`` on ``event``), ``data``,
+    ``reinjection`` (``length`` bytes at ``dsn``) or ``data_ack`` (up to ``dsn``).  ``direction`` is
+    ``A>B`` or ``B>A``; ``dsn`` is relative to the sender's IDSN when known, else to its first DSN.
+    """
+
+    kind: str
+    frame: int
+    time: float
+    connection: str
+    subflow: str
+    direction: str
+    machine: str = ""
+    event: str = ""
+    before: str = ""
+    after: str = ""
+    dsn: int | None = None
+    length: int = 0
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready dict without the empty fields."""
+        out: dict[str, object] = {
+            "kind": self.kind,
+            "frame": self.frame,
+            "time": self.time,
+            "connection": self.connection,
+            "subflow": self.subflow,
+            "direction": self.direction,
+        }
+        for name in ("machine", "event", "before", "after"):
+            value = getattr(self, name)
+            if value:
+                out[name] = value
+        if self.dsn is not None:
+            out["dsn"] = self.dsn
+            out["length"] = self.length
+        return out
+
+
+Observer = Callable[[MonitorEvent], None]
+_DIRECTIONS = ("A>B", "B>A")
+Key = tuple[str, int, str, int]
+
+
+class ConnectionMonitor:
+    """The monitor of one connection.  ``conn_id`` names it in findings; ``rules`` filters rule ids."""
+
+    __slots__ = (
+        "checksum_failures",
+        "complete",
+        "conn",
+        "data",
+        "end_time",
+        "first_frame",
+        "id",
+        "judge",
+        "last_frame",
+        "observer",
+        "paths",
+        "start_time",
+        "subflows",
+    )
+
+    def __init__(
+        self,
+        conn_id: str,
+        *,
+        strict: bool = False,
+        observer: Observer | None = None,
+        rules: Callable[[str], bool] | None = None,
+        complete: bool = False,
+    ) -> None:
+        self.id = conn_id
+        self.judge = Judge(conn_id, strict=strict, selected=rules)
+        self.conn = Connection()
+        self.data = (DataDirection("A>B"), DataDirection("B>A"))
+        self.paths = PathState()
+        self.subflows: dict[Key, Subflow] = {}
+        self.observer = observer
+        self.complete = complete
+        self.checksum_failures: list[tuple[int, int, str, str]] = []
+        self.first_frame = 0
+        self.last_frame = 0
+        self.start_time = 0.0
+        self.end_time = 0.0
+
+    # --- the public API -------------------------------------------------------------------------
+
+    def step(self, seg: Segment, from_initiator: bool) -> list[Finding]:
+        """Judge one segment, sent by A (``from_initiator``) or by B; returns the findings it made."""
+        h = 0 if from_initiator else 1
+        key = (seg.src, seg.sport, seg.dst, seg.dport) if h == 0 else (seg.dst, seg.dport, seg.src, seg.sport)
+        sub = self.subflows.get(key)
+        if sub is None:
+            sub = self._open(key, seg, h)
+        self.last_frame = seg.frame
+        self.end_time = seg.time
+        sub.track(seg, h)
+        if seg.option_errors:
+            self._malformed(seg, sub, h)
+        options = seg.mptcp
+        conn = self.conn
+        if conn.phase is ConnPhase.FALLBACK:
+            self._fallback_knowledge(seg, h)
+        event = self._conn_event(seg, sub, h, options)
+        if event is not None:
+            self._phase(event, seg, sub, h)
+        for opt in options:
+            handler = _HANDLERS.get(type(opt))
+            if handler is not None:
+                handler(self, seg, sub, h, opt)
+        if seg.payload_len and (seg.flags & URG or conn.infinite_subflow[h] is not None):
+            self._payload_oddities(seg, sub, h)
+        self._subflow_step(seg, sub, h)
+        for opt in options:
+            recorder = _RECORDERS.get(type(opt))
+            if recorder is not None:
+                recorder(self, seg, sub, h, opt)
+        return self.judge.take()
+
+    def finish(self) -> list[Finding]:
+        """End of the capture: unanswered checksum failures, pending findings, notes on findings left out."""
+        for h, frame, subflow, message in self.checksum_failures:
+            self.judge.checks += 1
+            self.judge.breach(
+                DSS_CHECKSUM,
+                (frame,),
+                f"{message}, and {HOSTS[1 - h]} answered with neither MP_FAIL nor a RST",
+                subflow,
+            )
+        self.checksum_failures = []
+        return self.judge.take() + self.judge.overflow()
+
+    @property
+    def closed(self) -> bool:
+        """Every subflow ended (a FIN each way, or a RST) or the connection was fast-closed."""
+        if self.conn.phase is ConnPhase.FASTCLOSED:
+            return True
+        return bool(self.subflows) and all(
+            s.state is SubflowState.CLOSED or all(s.fins) for s in self.subflows.values()
+        )
+
+    @property
+    def state(self) -> str:
+        """The connection's state in words: its phase, or the data-level close of both hosts."""
+        conn = self.conn
+        if conn.phase is not ConnPhase.ESTABLISHED:
+            return str(conn.phase.value)
+        a, b = conn.close
+        if a is CloseState.ESTABLISHED and b is CloseState.ESTABLISHED:
+            return "established"
+        return f"A {a.value}, B {b.value}"
+
+    def lossy(self, h: int) -> bool:
+        """Whether the capture missed segments sent by host ``h`` on any subflow."""
+        return any(s.lossy[h] for s in self.subflows.values())
+
+    # --- hooks for the procedures ---------------------------------------------------------------
+
+    def close_event(self, host: int, event: CloseEvent, frame: int) -> None:
+        """Feed RFC 8684 appendix D for one host."""
+        before = self.conn.close[host]
+        after = CLOSE_TRANSITIONS[(before, event)]
+        if after is not before:
+            self.conn.close[host] = after
+            if self.observer is not None:
+                self._emit_transition(
+                    frame, "", host, f"close-{HOSTS[host]}", event.value, before.value, after.value
+                )
+
+    def data_event(self, seg: Segment, sub: Subflow, h: int, dsn: int, length: int, kind: str) -> None:
+        """Report mapped data or a DATA_ACK advance to the observer."""
+        if self.observer is None:
+            return
+        flow = self.data[h if kind != "data_ack" else 1 - h]
+        base = flow.base if flow.base is not None else dsn
+        rel = ((dsn - base + (1 << 63)) & ((1 << 64) - 1)) - (1 << 63)
+        self.observer(
+            MonitorEvent(kind, seg.frame, seg.time, self.id, sub.name, _DIRECTIONS[h], dsn=rel, length=length)
+        )
+
+    def checksum_failed(self, seg: Segment, sub: Subflow, h: int, dsn: int, message: str) -> None:
+        """A mapping from ``h`` with a wrong checksum: judged when the receiver reacts, or at the end."""
+        self.checksum_failures.append((h, seg.frame, sub.name, message))
+
+    def _answer_checksum_failure(self, seg: Segment, sub: Subflow, h: int, how: str) -> None:
+        """Host ``h`` sent MP_FAIL or a RST: the checksum failures of the other host's data are explained."""
+        kept = []
+        for failure in self.checksum_failures:
+            if failure[0] == 1 - h:
+                self.judge.note(
+                    DSS_CHECKSUM,
+                    (failure[1], seg.frame),
+                    f"{failure[3]}; {HOSTS[h]} answered with "
+                    f"{how} at frame {seg.frame}: the data changed on the way (checksums at work)",
+                    failure[2],
+                )
+            else:
+                kept.append(failure)
+        self.checksum_failures = kept
+
+    # --- internals ------------------------------------------------------------------------------
+
+    def _open(self, key: Key, seg: Segment, h: int) -> Subflow:
+        opener = h if seg.flags & SYN and not seg.flags & ACK else 1 - h if seg.flags & SYN else h
+        sub = Subflow(f"{self.id}/{len(self.subflows)}", key, opener, seg.frame)
+        if any(type(o) is MpCapable for o in seg.mptcp) and not any(
+            s.kind == "initial" for s in self.subflows.values()
+        ):
+            sub.kind = "initial"
+        elif any(type(o) in (MpJoinSyn, MpJoinSynAck, MpJoinAck) for o in seg.mptcp):
+            sub.kind = "join"
+        if not self.subflows:
+            self.first_frame = seg.frame
+            self.start_time = seg.time
+        self.subflows[key] = sub
+        return sub
+
+    def _malformed(self, seg: Segment, sub: Subflow, h: int) -> None:
+        for error in seg.option_errors:
+            self.judge.checks += 1
+            if isinstance(error, UnknownVersion) and seg.flags & SYN and not seg.flags & ACK:
+                self.judge.note(
+                    OPTIONS_MALFORMED,
+                    (seg.frame,),
+                    f"SYN proposes an MPTCP version this checker does not know: {error.message}",
+                    sub.name,
+                )
+                continue
+            self.judge.breach(
+                OPTIONS_MALFORMED,
+                (seg.frame,),
+                f"{HOSTS[h]} sent a malformed MPTCP option: {error.message}",
+                sub.name,
+            )
+
+    def _conn_event(
+        self, seg: Segment, sub: Subflow, h: int, options: tuple[MptcpOption, ...]
+    ) -> ConnEvent | None:
+        flags = seg.flags
+        if options:
+            event = ConnEvent.MPTCP
+            for opt in options:
+                kind = type(opt)
+                if kind is MpFastclose:
+                    return ConnEvent.FASTCLOSE
+                if kind is MpCapable and sub.kind != "join":
+                    if flags & SYN:
+                        event = ConnEvent.CAPABLE_SYN_ACK if flags & ACK else ConnEvent.CAPABLE_SYN
+                    else:
+                        event = ConnEvent.CAPABLE_ACK
+                elif kind is Dss and opt.data_level_length == 0 and event is ConnEvent.MPTCP:  # type: ignore[union-attr]
+                    event = ConnEvent.INFINITE_MAPPING
+            return event
+        if sub.kind != "initial" or flags & RST:
+            return None
+        if flags & SYN and flags & ACK:
+            return ConnEvent.PLAIN_SYN_ACK if sub.syn_seen or self.conn.syn_capable else None
+        if h == 0 and flags & ACK and not flags & SYN and self.conn.phase is ConnPhase.SYN_RECEIVED:
+            return ConnEvent.PLAIN_ACK
+        return None
+
+    def _phase(self, event: ConnEvent, seg: Segment, sub: Subflow, h: int) -> None:
+        conn = self.conn
+        before = conn.phase
+        transition = PHASE_TRANSITIONS.get((before, event))
+        if transition is None:
+            self.judge.undetermined(
+                SUBFLOW_STATE,
+                (seg.frame,),
+                f"connection in phase {before.value} does not expect a {event.value} segment from {HOSTS[h]}",
+                sub.name,
+            )
+            return
+        for rule_id in transition.rules:
+            CHECKS[rule_id](self, seg, sub, h)
+        if event is ConnEvent.PLAIN_SYN_ACK:
+            conn.synack_kinds.add(False)
+            if before is not ConnPhase.FALLBACK and not conn.fallback_since[1]:
+                conn.fallback_since[1] = seg.frame
+                conn.fallback_reason = "SYN/ACK without MP_CAPABLE"
+        elif event is ConnEvent.CAPABLE_SYN_ACK:
+            conn.synack_kinds.add(True)
+        elif event is ConnEvent.PLAIN_ACK:
+            conn.fallback_since[0] = seg.frame
+            conn.fallback_reason = "third ACK without MP_CAPABLE"
+        elif event is ConnEvent.INFINITE_MAPPING and transition.next is ConnPhase.FALLBACK:
+            conn.fallback_reason = conn.fallback_reason or "infinite mapping"
+            conn.infinite_subflow[h] = sub.name
+        elif event is ConnEvent.FASTCLOSE and not conn.fastclose_frame[h]:
+            conn.fastclose_frame[h] = seg.frame
+        if transition.next is not before:
+            conn.phase = transition.next
+            if self.observer is not None:
+                self._emit_transition(
+                    seg.frame, sub.name, h, "connection", event.value, before.value, transition.next.value
+                )
+
+    def _fallback_knowledge(self, seg: Segment, h: int) -> None:
+        """A provably knows of B's fallback once it acknowledges a SYN/ACK that had no MP_CAPABLE."""
+        conn = self.conn
+        if h != 0 or conn.fallback_since[0] or conn.synack_kinds != {False} or conn.synack_isn is None:
+            return
+        if seg.flags & ACK and not seg.flags & SYN and seg.ack == (conn.synack_isn + 1) & 0xFFFFFFFF:
+            conn.fallback_since[0] = seg.frame
+
+    def _subflow_step(self, seg: Segment, sub: Subflow, h: int) -> None:
+        event = classify(seg.flags, h == sub.opener)
+        before = sub.state
+        transition = SUBFLOW_TRANSITIONS.get((before, event))
+        if transition is None:
+            self.judge.undetermined(
+                SUBFLOW_STATE,
+                (seg.frame,),
+                f"subflow in state {before.value} does not expect a {event.value} segment from {HOSTS[h]}",
+                sub.name,
+            )
+            return
+        for rule_id in transition.rules:
+            check = CHECKS.get(rule_id)
+            if check is not None:
+                check(self, seg, sub, h)
+            else:
+                _LOCAL_CHECKS[rule_id](self, seg, sub, h)
+        if event is SubflowEvent.SYN:
+            sub.syn_seen = True
+            sub.isn[h] = seg.seq
+        elif event is SubflowEvent.SYN_ACK:
+            sub.isn[h] = seg.seq
+            if sub.kind == "initial":
+                self.conn.synack_isn = seg.seq
+            elif not any(type(o) is MpJoinSynAck for o in seg.mptcp):
+                sub.synack_plain = True
+        elif event is SubflowEvent.ACK_RESPONDER and before is SubflowState.PRE_ESTABLISHED:
+            sub.responder_acked = True
+        elif event is SubflowEvent.RST:
+            if sub.end == "open":
+                sub.end = "rst"
+            if self.checksum_failures:
+                self._answer_checksum_failure(seg, sub, h, "a RST")
+        elif event is SubflowEvent.FIN and sub.end == "open":
+            sub.end = "fin"
+        if transition.next is not before:
+            sub.state = transition.next
+            if self.observer is not None:
+                self._emit_transition(
+                    seg.frame, sub.name, h, "subflow", event.value, before.value, transition.next.value
+                )
+
+    def _payload_oddities(self, seg: Segment, sub: Subflow, h: int) -> None:
+        conn = self.conn
+        if seg.flags & URG and conn.checksums:
+            self.judge.checks += 1
+            self.judge.breach(
+                DSS_URGENT,
+                (seg.frame,),
+                "urgent data on a subflow of a connection using "
+                "checksums (the urgent pointer would interrupt a mapping)",
+                sub.name,
+            )
+        other = conn.infinite_subflow[h]
+        if other is not None and other != sub.name:
+            self.judge.checks += 1
+            self.judge.breach(
+                FALLBACK_SINGLE_SUBFLOW,
+                (seg.frame,),
+                f"{HOSTS[h]} sends data on {sub.name} after its infinite mapping on {other}",
+                sub.name,
+            )
+
+    def _last_subflow(self, seg: Segment, sub: Subflow, h: int) -> None:
+        """``close.last-subflow``: a FIN on the sender's last open subflow (RFC 8684 §3.3.3)."""
+        conn = self.conn
+        if conn.phase is not ConnPhase.ESTABLISHED or sub.end not in ("open", "fin"):
+            return
+        others = [
+            s
+            for s in self.subflows.values()
+            if s is not sub and s.state not in (SubflowState.CLOSING, SubflowState.CLOSED)
+        ]
+        flow = self.data[h]
+        if others or flow.fin is not None or flow.top is None:
+            return
+        self.judge.checks += 1
+        if flow.acked is not None and ((flow.acked - flow.top) & ((1 << 64) - 1)) < (1 << 63):
+            return
+        message = (
+            f"{HOSTS[h]} closes its last subflow with data up to DSN {flow.top:#x} not DATA_ACKed "
+            f"(last DATA_ACK {'none' if flow.acked is None else hex(flow.acked)}) and no DATA_FIN"
+        )
+        if self.complete or (not (self.lossy(0) or self.lossy(1)) and flow.acked is not None):
+            self.judge.breach(CLOSE_LAST_SUBFLOW, (seg.frame,), message, sub.name)
+        else:
+            self.judge.undetermined(
+                CLOSE_LAST_SUBFLOW, (seg.frame,), message + " as far as the capture shows", sub.name
+            )
+
+    def _emit_transition(
+        self, frame: int, subflow: str, h: int, machine: str, event: str, before: str, after: str
+    ) -> None:
+        assert self.observer is not None
+        self.observer(
+            MonitorEvent(
+                "transition",
+                frame,
+                self.end_time,
+                self.id,
+                subflow,
+                _DIRECTIONS[h],
+                machine=machine,
+                event=event,
+                before=before,
+                after=after,
+            )
+        )
+
+    # --- option handlers ------------------------------------------------------------------------
+
+    def _on_dss(self, seg: Segment, sub: Subflow, h: int, opt: Dss) -> None:
+        conn = self.conn
+        if not conn.dss_sent[h]:
+            conn.dss_sent[h] = seg.frame
+        if opt.reserved:
+            self.judge.checks += 1
+            self.judge.breach(
+                DSS_RESERVED_FLAGS,
+                (seg.frame,),
+                f"DSS reserved bits {opt.reserved:#x} (expected 0)",
+                sub.name,
+            )
+        if opt.dsn is not None and opt.data_level_length:
+            flow = self.data[h]
+            if opt.dsn_wide:
+                flow.wide_seen = True
+            else:
+                flow.wide_only = False
+            assert opt.ssn is not None and opt.data_level_length is not None
+            mapping = dss.Mapping(
+                flow.expand(opt.dsn, opt.dsn_wide), opt.ssn, opt.data_level_length, opt.data_fin, opt.checksum
+            )
+            dss.on_mapping(self, seg, sub, h, mapping)
+        if opt.data_ack is not None:
+            dss.on_data_ack(self, seg, sub, h, opt.data_ack, opt.data_ack_wide)
+
+    def _on_add_addr(self, seg: Segment, sub: Subflow, h: int, opt: AddAddr | AddAddrV0) -> None:
+        if not self.conn.dss_sent[h]:
+            self.conn.dss_sent[h] = (
+                seg.frame
+            )  # Linux also counts an ADD_ADDR as proof the path carries options
+        self.paths.on_add_addr(self.judge, self.conn, seg, sub, h, opt)
+
+    def _on_remove_addr(self, seg: Segment, sub: Subflow, h: int, opt: RemoveAddr) -> None:
+        self.paths.on_remove_addr(seg, h, opt)
+
+    def _on_prio(self, seg: Segment, sub: Subflow, h: int, opt: MpPrio) -> None:
+        self.paths.on_prio(self.judge, self.conn, seg, sub, h, opt)
+
+    def _on_tcprst(self, seg: Segment, sub: Subflow, h: int, opt: MpTcpRst) -> None:
+        PathState.on_tcprst(self.judge, seg, sub, opt)
+        if seg.flags & RST:
+            sub.end = f"tcprst:{opt.reason}"
+
+    def _on_fail(self, seg: Segment, sub: Subflow, h: int, opt: MpFail) -> None:
+        if self.checksum_failures:
+            self._answer_checksum_failure(seg, sub, h, "MP_FAIL")
+
+    def _on_fastclose(self, seg: Segment, sub: Subflow, h: int, opt: MpFastclose) -> None:
+        if seg.flags & RST:
+            sub.end = "fastclose"
+
+    # --- handshake recorders (after the checks of the segment ran) -------------------------------
+
+    def _record_capable(self, seg: Segment, sub: Subflow, h: int, opt: MpCapable) -> None:
+        check_capable_flags(self, seg, sub, opt)
+        conn = self.conn
+        if sub.kind == "join":
+            self.judge.checks += 1
+            self.judge.breach(
+                HANDSHAKE_INITIAL_ONLY, (seg.frame,), "MP_CAPABLE on a subflow opened with MP_JOIN", sub.name
+            )
+            return
+        if sub.kind == "unknown":
+            sub.kind = "initial"
+        flags = seg.flags
+        if flags & SYN and not flags & ACK:
+            conn.syn_capable = conn.handshake_seen = True
+            conn.version_proposed = opt.version
+            conn.capable_flags[0] = opt.flags
+            if opt.version == 1 and opt.no_more_subflows:
+                conn.c_flag_endpoint[0] = (seg.src, seg.sport)
+            if opt.version == 0 and opt.sender_key is not None:
+                self._learn(0, opt.sender_key)
+            return
+        if flags & SYN:
+            conn.version = opt.version
+            conn.capable_flags[1] = opt.flags
+            if conn.capable_flags[0] is not None:
+                conn.checksums = bool((conn.capable_flags[0] | opt.flags) & 0x80)
+            if opt.version == 1 and opt.no_more_subflows:
+                conn.c_flag_endpoint[1] = (seg.src, seg.sport)
+            if opt.sender_key is not None:
+                self._learn(1, opt.sender_key)
+            return
+        self._record_third_ack(seg, sub, h, opt)
+
+    def _record_third_ack(self, seg: Segment, sub: Subflow, h: int, opt: MpCapable) -> None:
+        conn = self.conn
+        if h != 0 or opt.sender_key is None or opt.receiver_key is None:
+            return
+        if conn.version is None:
+            conn.version = opt.version
+        if conn.checksums is None and opt.version == 1:
+            conn.checksums = opt.checksum_required
+        self._learn(0, opt.sender_key)
+        self._learn(1, opt.receiver_key)
+        if conn.third_ack_keys is None:
+            conn.third_ack_keys = (opt.sender_key, opt.receiver_key)
+        if opt.data_length is not None and seg.payload_len:
+            if not conn.dss_sent[0]:
+                conn.dss_sent[0] = seg.frame
+            idsn = self.data[0].idsn
+            if idsn is not None:
+                mapping = dss.Mapping((idsn + 1) & ((1 << 64) - 1), 1, opt.data_length, False, opt.checksum)
+                self.data[0].wide_seen = True
+                dss.on_mapping(self, seg, sub, 0, mapping)
+
+    def _learn(self, host: int, key: int) -> None:
+        """Record a key; once the version is known, tokens and IDSNs follow (RFC 8684 §3.1)."""
+        conn = self.conn
+        conn.learn_key(host, key)
+        conn.derive()
+        for i in (0, 1):
+            idsn = conn.idsn[i]
+            if idsn is not None and self.data[i].idsn is None:
+                self.data[i].set_idsn(idsn)
+
+    def _record_join(
+        self, seg: Segment, sub: Subflow, h: int, opt: MpJoinSyn | MpJoinSynAck | MpJoinAck
+    ) -> None:
+        check_join_flags(self, seg, sub, opt)
+        sub.kind = "join"
+        if isinstance(opt, MpJoinSyn):
+            if sub.join_syn is None:
+                sub.join_syn = opt
+            sub.address_ids[0] = opt.address_id
+            sub.backup = opt.backup
+        elif isinstance(opt, MpJoinSynAck):
+            if sub.join_synack is None:
+                sub.join_synack = opt
+            sub.address_ids[1] = opt.address_id
+        else:
+            sub.join_ack_frame = sub.join_ack_frame or seg.frame
+
+
+_HANDLERS: dict[type, Callable[..., None]] = {
+    Dss: ConnectionMonitor._on_dss,
+    AddAddr: ConnectionMonitor._on_add_addr,
+    AddAddrV0: ConnectionMonitor._on_add_addr,
+    RemoveAddr: ConnectionMonitor._on_remove_addr,
+    MpPrio: ConnectionMonitor._on_prio,
+    MpTcpRst: ConnectionMonitor._on_tcprst,
+    MpFastclose: ConnectionMonitor._on_fastclose,
+    MpFail: ConnectionMonitor._on_fail,
+}
+_RECORDERS: dict[type, Callable[..., None]] = {
+    MpCapable: ConnectionMonitor._record_capable,
+    MpJoinSyn: ConnectionMonitor._record_join,
+    MpJoinSynAck: ConnectionMonitor._record_join,
+    MpJoinAck: ConnectionMonitor._record_join,
+}
+_LOCAL_CHECKS: dict[str, Callable[..., None]] = {
+    CLOSE_LAST_SUBFLOW.id: ConnectionMonitor._last_subflow,
+}
