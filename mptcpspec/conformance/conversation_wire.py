@@ -68,13 +68,20 @@ def assemble_options(base: bytes, options: Iterable[MptcpOption], *, check: bool
     return bytes(raw)
 
 
+_CYCLES: dict[Side, bytes] = {
+    side: bytes((i * 13 + salt) & 0xFF for i in range(256)) for side, salt in (("A", 0), ("B", 101))
+}
+
+
 def pattern(side: Side, offset: int, length: int) -> bytes:
     """Deterministic payload: the bytes at data-stream ``offset`` (0 = first byte after the IDSN).
 
-    The same offset always gives the same byte, so reinjections and retransmissions carry the same data.
+    Byte ``k`` of A's stream is ``13 k mod 256`` (B's is offset by 101), so the same offset always gives
+    the same byte and reinjections and retransmissions carry the same data.
     """
-    salt = 0 if side == "A" else 101
-    return bytes(((offset + i) * 13 + salt) & 0xFF for i in range(length))
+    cycle = _CYCLES[side]
+    start = offset % len(cycle)
+    return (cycle[start:] + cycle * (length // len(cycle) + 1))[:length]
 
 
 @dataclass(slots=True)

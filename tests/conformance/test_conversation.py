@@ -166,6 +166,14 @@ def test_built_conversations_are_consistent(name: str, check: Callable[[Conversa
     check(BUILDERS[name]())
 
 
+@pytest.mark.parametrize(("offset", "length"), [(0, 0), (5, 1), (255, 300), (256, 1424), (10**12, 700)])
+def test_payload_pattern_is_the_documented_formula(offset: int, length: int) -> None:
+    for side, salt in (("A", 0), ("B", 101)):
+        assert pattern(side, offset, length) == bytes(
+            ((offset + i) * 13 + salt) & 0xFF for i in range(length)
+        )
+
+
 def test_the_checks_catch_what_they_are_for() -> None:
     conv = Conversation(seed=9)
     conv.connect()
