@@ -69,7 +69,8 @@ def assemble_options(base: bytes, options: Iterable[MptcpOption], *, check: bool
 
 
 _CYCLES: dict[Side, bytes] = {
-    side: bytes((i * 13 + salt) & 0xFF for i in range(256)) for side, salt in (("A", 0), ("B", 101))
+    "A": bytes(i * 13 & 0xFF for i in range(256)),
+    "B": bytes((i * 13 + 101) & 0xFF for i in range(256)),
 }
 
 

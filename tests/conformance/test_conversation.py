@@ -11,7 +11,7 @@ import pytest
 
 from mptcpspec.capture import open_capture
 from mptcpspec.conformance.conversation import Conversation
-from mptcpspec.conformance.conversation_wire import pattern
+from mptcpspec.conformance.conversation_wire import Side, pattern
 from mptcpspec.spec import crypto
 from mptcpspec.spec.errors import LocalProtocolError
 from mptcpspec.spec.options import (
@@ -168,7 +168,8 @@ def test_built_conversations_are_consistent(name: str, check: Callable[[Conversa
 
 @pytest.mark.parametrize(("offset", "length"), [(0, 0), (5, 1), (255, 300), (256, 1424), (10**12, 700)])
 def test_payload_pattern_is_the_documented_formula(offset: int, length: int) -> None:
-    for side, salt in (("A", 0), ("B", 101)):
+    sides: tuple[tuple[Side, int], ...] = (("A", 0), ("B", 101))
+    for side, salt in sides:
         assert pattern(side, offset, length) == bytes(
             ((offset + i) * 13 + salt) & 0xFF for i in range(length)
         )
