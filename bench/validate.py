@@ -63,6 +63,7 @@ _READER_ONLY = (
     "for _ in open_capture(sys.argv[1]).segments(mptcp_only=True):\n"
     "    pass\n"
 )
+_TRACEBACK = "Traceback (most recent call last)"
 _TIME_TARGET = 0.5
 _MEMORY_TARGET = 0.1
 
@@ -78,12 +79,17 @@ class Contender:
 
 @dataclass(frozen=True, slots=True)
 class Timing:
-    """One run of one contender: wall seconds, peak resident set in KiB, exit status, stderr's tail."""
+    """One run of one contender: wall seconds, peak resident set in KiB, exit status, stderr's tail, and
+    whether stderr shows a Python traceback (an uncaught exception also exits 1, like "violations found")."""
 
     seconds: float
     peak_rss_kib: int
     status: int
     stderr_tail: str
+    crashed: bool
+
+    def ok(self, contender: Contender) -> bool:
+        return self.status in contender.ok_status and not self.crashed
 
 
 def _validate_available() -> bool:
@@ -119,8 +125,8 @@ def time_process(argv: Sequence[str]) -> Timing:
         seconds = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(wait_status)
         err.seek(0)
-        tail = err.read().decode(errors="replace").strip()[-300:]
-    return Timing(seconds, usage.ru_maxrss, proc.returncode, tail)
+        text = err.read().decode(errors="replace").strip()
+    return Timing(seconds, usage.ru_maxrss, proc.returncode, text[-300:], _TRACEBACK in text)
 
 
 def measure(
@@ -131,7 +137,7 @@ def measure(
     for round_no in range(1, runs + 1):
         for entrant in entrants:
             timing = time_process(entrant.argv)
-            verdict = "" if timing.status in entrant.ok_status else f"  FAILED: {timing.stderr_tail}"
+            verdict = "" if timing.ok(entrant) else f"  FAILED: {timing.stderr_tail}"
             mib = timing.peak_rss_kib / 1024
             log(
                 f"  run {round_no} {entrant.name:<9} {timing.seconds:7.3f} s  {mib:7.1f} MiB  "
@@ -184,7 +190,10 @@ def profile(capture: Path, top: int = 25) -> str:
     profiler = cProfile.Profile()
     if _validate_available():
         what = "mptcpspec validate"
-        profiler.runcall(cli.main, ["validate", str(capture)], io.StringIO())
+        try:
+            profiler.runcall(cli.main, ["validate", str(capture)], io.StringIO())
+        except Exception as exc:  # the profile up to the failure still shows where the time went
+            what += f" (ended by {type(exc).__name__}: {exc})"
     else:
         what = "capture reader (validate not available yet)"
         profiler.runcall(lambda: sum(1 for _ in open_capture(capture).segments(mptcp_only=True)))
