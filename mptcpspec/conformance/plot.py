@@ -78,23 +78,40 @@ def _subflow_colors(connection: ConnectionSummary) -> dict[str, str]:
     return {name: _PALETTE[i % len(_PALETTE)] for i, name in enumerate(names)}
 
 
+def _strokes(
+    points: Sequence[SeriesPoint], start: float
+) -> list[tuple[tuple[float, int], tuple[float, int]]]:
+    """One vertical stroke per segment: from its first to its last DSN, at its time."""
+    return [((p.time - start, p.dsn), (p.time - start, p.dsn + max(p.length, 1))) for p in points]
+
+
 def _draw_data(ax: Axes, points: Sequence[SeriesPoint], start: float, colors: dict[str, str]) -> None:
+    """Data strokes in their subflow's colour; reinjected ones outlined in black, with a diamond at the
+    first segment of each run of reinjections (so a burst is one mark, not a smear)."""
     from matplotlib.collections import LineCollection
 
-    strokes = [((p.time - start, p.dsn), (p.time - start, p.dsn + max(p.length, 1))) for p in points]
+    reinjected = [p for p in points if p.kind == "reinjection"]
+    if reinjected:
+        outline = LineCollection(_strokes(reinjected, start), colors="black", linewidths=5.0, rasterized=True)
+        ax.add_collection(outline)
+    strokes = _strokes(points, start)
     stroke_colors = [colors[p.subflow] for p in points]
     ax.add_collection(LineCollection(strokes, colors=stroke_colors, linewidths=2.0, rasterized=True))
     ax.scatter([s[1][0] for s in strokes], [s[1][1] for s in strokes], s=4, c=stroke_colors, rasterized=True)
-    reinjected = [p for p in points if p.kind == "reinjection"]
-    if reinjected:
+    runs = [
+        p
+        for i, p in enumerate(points)
+        if p.kind == "reinjection" and (i == 0 or points[i - 1].kind != p.kind)
+    ]
+    if runs:
         ax.scatter(
-            [p.time - start for p in reinjected],
-            [p.dsn + p.length / 2 for p in reinjected],
-            s=60,
+            [p.time - start for p in runs],
+            [p.dsn + p.length / 2 for p in runs],
+            s=70,
             marker="D",
             facecolors="none",
             edgecolors="black",
-            linewidths=1.4,
+            linewidths=1.5,
             zorder=4,
             label="_reinjected",
         )

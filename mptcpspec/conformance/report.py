@@ -201,8 +201,15 @@ def _connection_lines(conn: ConnectionSummary, color: bool) -> list[str]:
     return lines
 
 
+def _where(finding: Finding) -> str:
+    """``c1/sf2``, or the subflow alone when its name already starts with the connection's."""
+    if finding.subflow.startswith(f"{finding.connection}/"):
+        return finding.subflow
+    return "/".join(part for part in (finding.connection, finding.subflow) if part) or "capture"
+
+
 def _finding_lines(finding: Finding, color: bool) -> list[str]:
-    where = "/".join(part for part in (finding.connection, finding.subflow) if part) or "capture"
+    where = _where(finding)
     verdict = _paint(finding.verdict.value, finding.verdict, color)
     head = (
         f"frame {format_frames(finding.frames)}  {verdict}  "

@@ -4,6 +4,8 @@ transfer (keys, tokens and DSNs computed with mptcpspec.spec.crypto where the ke
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from mptcpspec.conformance.results import ConnectionSummary, FileReport, Note, SeriesPoint, SubflowSummary
 from mptcpspec.spec.rules import Finding, Level, Rule, Verdict
 
@@ -24,7 +26,8 @@ def _series() -> tuple[SeriesPoint, ...]:
     for i in range(40):
         subflow = "sf1" if i < 20 else "sf2"
         points.append(SeriesPoint(10 + 2 * i, START + 0.01 * i, "A>B", subflow, "data", 1400 * i, 1400))
-        points.append(SeriesPoint(11 + 2 * i, START + 0.01 * i + 0.005, "B>A", subflow, "data_ack", 1400 * i, 0))
+        ack_time = START + 0.01 * i + 0.005
+        points.append(SeriesPoint(11 + 2 * i, ack_time, "B>A", subflow, "data_ack", 1400 * i, 0))
     points += [SeriesPoint(95, START + 0.45, "A>B", "sf2", "reinjection", 1400 * 15, 1400)]
     return tuple(sorted(points, key=lambda p: p.frame))
 
@@ -120,3 +123,11 @@ REPORT = FileReport(
 )
 
 UNUSABLE = FileReport(path="notes.txt", packets=0, error="not a capture file (unknown magic 0x6e6f7465)")
+
+
+def image_colors(path: Path) -> set[object]:
+    """The RGB colours painted in an image file (to check what a plot or a screenshot shows)."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return {color for _, color in image.convert("RGB").getcolors(maxcolors=1 << 24) or ()}

@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from report_samples import REPORT
+from report_samples import REPORT, image_colors
 
 from mptcpspec.conformance.report_html import write_html_report
 
@@ -45,13 +45,6 @@ def render(page: Path, screenshot: Path, size: tuple[int, int] = (1280, 2400)) -
     return done.stdout
 
 
-def screen_colors(screenshot: Path) -> set[tuple[int, int, int]]:
-    from PIL import Image
-
-    with Image.open(screenshot) as image:
-        return {color for _, color in image.convert("RGB").getcolors(maxcolors=1 << 24) or ()}
-
-
 def test_graph_and_findings_are_on_the_rendered_page(tmp_path: Path) -> None:
     page = write_html_report(REPORT, tmp_path)
     dom = render(page, tmp_path / "shot.png")
@@ -61,7 +54,7 @@ def test_graph_and_findings_are_on_the_rendered_page(tmp_path: Path) -> None:
     assert dom.count('class="finding undetermined"') == 1
     assert "DSS checksum 0x1c2d, expected 0x9a0b" in dom
     assert 'id="rule-dss.checksum"' in dom
-    colors = screen_colors(tmp_path / "shot.png")
+    colors = image_colors(tmp_path / "shot.png")
     # sf1 and sf2 strokes of the graph, the violation badge: the graph and findings were painted.
     assert {(0x1F, 0x77, 0xB4), (0x2C, 0xA0, 0x2C), (0xC6, 0x28, 0x28)} <= colors
 

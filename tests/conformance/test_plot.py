@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from report_samples import CONNECTION, FINDINGS, REPORT
+from report_samples import CONNECTION, FINDINGS, REPORT, image_colors
 
 from mptcpspec.conformance.plot import PlotUnavailable, plot_connection, sequence_figure
 from mptcpspec.conformance.results import SeriesPoint
@@ -44,11 +44,7 @@ def test_both_directions_get_a_panel() -> None:
 
 
 def test_plot_files_png_and_svg(tmp_path: Path) -> None:
-    from PIL import Image
-
-    png = plot_connection(REPORT, None, tmp_path / "c1.png")
-    with Image.open(png) as image:
-        pixels = {color for _, color in image.convert("RGB").getcolors(maxcolors=1 << 24) or ()}
+    pixels = image_colors(plot_connection(REPORT, None, tmp_path / "c1.png"))
     assert {(0x1F, 0x77, 0xB4), (0x2C, 0xA0, 0x2C), (0xD6, 0x27, 0x28)} <= pixels  # sf1, sf2, violation
     svg = plot_connection(REPORT, "c1", tmp_path / "c1.svg").read_text(encoding="utf-8")
     assert svg.lstrip().startswith("<?xml") and "<svg" in svg
