@@ -6,7 +6,7 @@ Both byte orders, microsecond (magic ``a1b2c3d4``) and nanosecond (``a1b23c4d``)
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 
 from .notes import CaptureError, NoteKind, NoteLog
@@ -48,8 +48,8 @@ def read_pcap_header(inp: Input) -> PcapHeader:
     return PcapHeader(order, ns_per_unit, (major, minor), snaplen, linktype & 0xFFFF)
 
 
-def pcap_records(inp: Input, header: PcapHeader, notes: NoteLog) -> Iterator[RawRecord]:
-    """Yield every record; a cut or absurd record header ends the file with a note."""
+def pcap_records(inp: Input, header: PcapHeader, notes: NoteLog) -> Generator[RawRecord, None, int]:
+    """Yield every record (a cut or absurd record header ends the file with a note); return the count."""
     unpack = struct.Struct(header.byteorder + "IIII").unpack_from
     ns_per_unit, linktype = header.ns_per_unit, header.linktype
     buf, pos, frame = inp.buf, inp.pos, 0
@@ -63,7 +63,7 @@ def pcap_records(inp: Input, header: PcapHeader, notes: NoteLog) -> Iterator[Raw
                         NoteKind.TRUNCATED_RECORD,
                         f"file ends inside a record header ({inp.available} of 16 bytes)",
                     )
-                return
+                return frame
             buf, pos = inp.buf, inp.pos
         sec, frac, caplen, orig_len = unpack(buf, pos)
         end = pos + _RECORD_HEADER_LEN + caplen
@@ -71,7 +71,7 @@ def pcap_records(inp: Input, header: PcapHeader, notes: NoteLog) -> Iterator[Raw
             notes.add(
                 frame + 1, NoteKind.GARBAGE_RECORD, f"record of {caplen} bytes is impossible; reading stops"
             )
-            return
+            return frame
         if end > len(buf):
             inp.pos = pos
             if not inp.fill(_RECORD_HEADER_LEN + caplen):
@@ -81,7 +81,7 @@ def pcap_records(inp: Input, header: PcapHeader, notes: NoteLog) -> Iterator[Raw
                     NoteKind.TRUNCATED_RECORD,
                     f"file ends inside a record: {kept} of {caplen} bytes",
                 )
-                return
+                return frame
             buf, pos = inp.buf, inp.pos
             end = pos + _RECORD_HEADER_LEN + caplen
         frame += 1

@@ -10,7 +10,7 @@ length that cannot be right ends the file with a note.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 
 from .notes import CaptureError, NoteKind, NoteLog
@@ -20,12 +20,16 @@ __all__ = ["SHB_MAGIC", "check_section_header", "first_linktype", "pcapng_record
 
 SHB_MAGIC = b"\x0a\x0d\x0d\x0a"
 _BYTE_ORDERS = {b"\x4d\x3c\x2b\x1a": "<", b"\x1a\x2b\x3c\x4d": ">"}
-_IDB, _OPB, _SPB, _EPB = 1, 2, 3, 6
+_SHB, _IDB, _OPB, _SPB, _EPB = 0x0A0D0D0A, 1, 2, 3, 6
 _OPT_TSRESOL, _OPT_TSOFFSET = 9, 14
 _BLOCK_HEAD = 12
 _MAX_PEEK_BLOCKS = 64
 
 _Packet = tuple[int, int, int, int, int]
+_STRUCTS = {
+    order: (struct.Struct(order + "II"), struct.Struct(order + "IIIII"), struct.Struct(order + "I"))
+    for order in "<>"
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,80 +93,90 @@ def _interface(buf: bytes, start: int, end: int, order: str) -> _Interface:
     return _Interface(linktype, snaplen, mul, div, offset_ns)
 
 
-def _packet_fields(block_type: int, buf: bytes, pos: int, length: int, order: str) -> _Packet | None:
-    """(interface, raw timestamp or -1, caplen, orig_len, data offset) of a packet block, else None."""
-    if block_type in (_EPB, _OPB) and length >= 32:
-        word, ts_high, ts_low, caplen, orig_len = struct.unpack_from(order + "IIIII", buf, pos + 8)
-        if block_type == _OPB:  # interface id (16 bits) and drops count share the first word
-            word = word & 0xFFFF if order == "<" else word >> 16
+def _other_packet(block_type: int, buf: bytes, pos: int, length: int, order: str) -> _Packet | None:
+    """(interface, raw timestamp or -1, caplen, orig_len, data offset) of an OPB or SPB, else None."""
+    if block_type == _OPB and length >= 32:
+        word, ts_high, ts_low, caplen, orig_len = _STRUCTS[order][1].unpack_from(buf, pos + 8)
+        word = word & 0xFFFF if order == "<" else word >> 16  # interface id and drops count share a word
         return word, (ts_high << 32) | ts_low, caplen, orig_len, pos + 28
     if block_type == _SPB and length >= 16:
-        orig_len = struct.unpack_from(order + "I", buf, pos + 8)[0]
+        orig_len = _STRUCTS[order][2].unpack_from(buf, pos + 8)[0]
         return 0, -1, min(orig_len, length - 16), orig_len, pos + 12
     return None
 
 
-def pcapng_records(inp: Input, notes: NoteLog) -> Iterator[RawRecord]:
-    """Yield every packet of every section; notes for cut, garbage and unusable blocks."""
+def _block(inp: Input, notes: NoteLog, frame: int, order: str) -> tuple[str, int, int] | None:
+    """Make the next whole block available at ``inp.pos``: (byte order, type, length), or None to stop.
+
+    A Section Header Block sets the byte order; cut or impossible blocks end the file with a note.
+    """
+    if inp.pos + _BLOCK_HEAD > len(inp.buf) and not inp.fill(_BLOCK_HEAD):
+        if inp.available:
+            notes.add(
+                frame + 1, NoteKind.TRUNCATED_RECORD, f"file ends in a block header: {inp.available} bytes"
+            )
+        return None
+    if inp.buf[inp.pos : inp.pos + 4] == SHB_MAGIC:
+        order = _BYTE_ORDERS.get(inp.buf[inp.pos + 8 : inp.pos + 12], "")
+        if not order:
+            notes.add(frame + 1, NoteKind.GARBAGE_RECORD, "section header without byte-order magic; stopping")
+            return None
+    block_type, length = _STRUCTS[order][0].unpack_from(inp.buf, inp.pos)
+    if length < _BLOCK_HEAD or length % 4 or length > MAX_RECORD:
+        notes.add(frame + 1, NoteKind.GARBAGE_RECORD, f"block length {length} impossible; reading stops")
+        return None
+    if inp.pos + length > len(inp.buf) and not inp.fill(length):
+        notes.add(
+            frame + 1, NoteKind.TRUNCATED_RECORD, f"file ends in a block: {inp.available} of {length} bytes"
+        )
+        return None
+    return order, block_type, length
+
+
+def pcapng_records(inp: Input, notes: NoteLog) -> Generator[RawRecord, None, int]:
+    """Yield every packet of every section (notes for cut, garbage and unusable blocks); return the count."""
     order, interfaces = "<", list[_Interface]()
-    frame, last_ns = 0, 0
+    head, epb, word = _STRUCTS[order]
+    frame, last_ns, untimed = 0, 0, False
     while True:
-        if not inp.fill(_BLOCK_HEAD):
-            if inp.available:
-                notes.add(
-                    frame + 1,
-                    NoteKind.TRUNCATED_RECORD,
-                    f"file ends inside a block header: {inp.available} bytes",
-                )
-            return
         buf, pos = inp.buf, inp.pos
-        if buf[pos : pos + 4] == SHB_MAGIC:
-            order, interfaces = _BYTE_ORDERS.get(buf[pos + 8 : pos + 12], ""), []
-            if not order:
-                notes.add(
-                    frame + 1,
-                    NoteKind.GARBAGE_RECORD,
-                    "section header has no byte-order magic; reading stops",
-                )
-                return
-        block_type, length = struct.unpack_from(order + "II", buf, pos)
-        if length < _BLOCK_HEAD or length % 4 or length > MAX_RECORD:
-            notes.add(frame + 1, NoteKind.GARBAGE_RECORD, f"block length {length} impossible; reading stops")
-            return
-        if not inp.fill(length):
-            notes.add(
-                frame + 1,
-                NoteKind.TRUNCATED_RECORD,
-                f"file ends in a block: {inp.available} of {length} bytes",
-            )
-            return
-        buf, pos = inp.buf, inp.pos
+        block_type, length = head.unpack_from(buf, pos) if pos + _BLOCK_HEAD <= len(buf) else (0, 0)
+        if block_type != _EPB or length < 32 or length & 3 or pos + length > len(buf):  # not the common case
+            block = _block(inp, notes, frame, order)
+            if block is None:
+                return frame
+            new_order, block_type, length = block
+            if block_type == _SHB:
+                order, interfaces = new_order, []
+                head, epb, word = _STRUCTS[order]
+            buf, pos = inp.buf, inp.pos
         inp.pos = end = pos + length
-        if struct.unpack_from(order + "I", buf, end - 4)[0] != length:
-            notes.add(
-                frame + 1,
-                NoteKind.GARBAGE_RECORD,
-                f"block type {block_type}: trailing length differs; skipped",
-            )
+        if word.unpack_from(buf, end - 4)[0] != length:
+            notes.add(frame + 1, NoteKind.GARBAGE_RECORD, f"block type {block_type}: trailing length differs")
             continue
-        if block_type == _IDB and length >= 20:
+        if block_type == _EPB and length >= 32:
+            ifindex, ts_high, ts_low, caplen, orig_len = epb.unpack_from(buf, pos + 8)
+            ts, start = (ts_high << 32) | ts_low, pos + 28
+        elif block_type == _IDB and length >= 20:
             interfaces.append(_interface(buf, pos + 8, end - 4, order))
             continue
-        fields = _packet_fields(block_type, buf, pos, length, order)
-        if fields is None:
+        elif (fields := _other_packet(block_type, buf, pos, length, order)) is not None:
+            ifindex, ts, caplen, orig_len, start = fields
+        else:
             continue
-        ifindex, ts, caplen, orig_len, start = fields
         frame += 1
         if ifindex >= len(interfaces) or start + caplen > end - 4:
-            message = (
-                f"packet for interface {ifindex} of {len(interfaces)}: {caplen} bytes in {length}-byte block"
-            )
+            message = f"packet for interface {ifindex} of {len(interfaces)}: {caplen} bytes in {length}"
             notes.add(frame, NoteKind.GARBAGE_RECORD, message)
             continue
         iface = interfaces[ifindex]
-        if ts < 0:
-            notes.add(frame, NoteKind.NO_TIMESTAMP, "simple packet block: time of the previous packet used")
-            caplen = min(caplen, iface.snaplen or caplen)
-        else:
+        if ts >= 0:
             last_ns = ts * iface.mul // iface.div + iface.offset_ns
+        else:
+            caplen = min(caplen, iface.snaplen or caplen)
+            if not untimed:
+                notes.add(
+                    frame, NoteKind.NO_TIMESTAMP, "simple packet blocks: time of the packet before used"
+                )
+                untimed = True
         yield frame, last_ns, ifindex, iface.linktype, buf[start : start + caplen], orig_len

@@ -8,7 +8,7 @@ wrong inside the file becomes a ``CaptureNote`` in ``reader.notes``.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol, runtime_checkable
 
@@ -63,7 +63,7 @@ def _prepare(stream: Readable | BinaryIO) -> _Opened:
     raise CaptureError(f"not a pcap or pcapng capture (starts with 0x{magic.hex()})")
 
 
-def _records(opened: _Opened, notes: NoteLog) -> Iterator[RawRecord]:
+def _records(opened: _Opened, notes: NoteLog) -> Generator[RawRecord, None, int]:
     if opened.pcap is not None:
         return pcap_records(opened.input, opened.pcap, notes)
     return pcapng_records(opened.input, notes)
@@ -111,10 +111,10 @@ class CaptureReader:
             raise CaptureError(f"cannot open {os.fspath(self._path)!s}: {exc.strerror}") from exc
 
     def _pass(self, notes: NoteLog) -> Iterator[RawRecord]:
-        """The raw records of one pass from the start of the file."""
+        """The raw records of one pass from the start of the file; sets ``packets`` when it ends."""
         if self._path is not None:
             with self._open_path() as file:
-                yield from _records(_prepare(file), notes)
+                self.packets = yield from _records(_prepare(file), notes)
             return
         assert self._stream is not None
         opened, self._pending = self._pending, None
@@ -123,7 +123,7 @@ class CaptureReader:
                 raise ValueError("this capture comes from a stream that cannot seek and was already read")
             self._rewind.seek(self._start)
             opened = _prepare(self._stream)
-        yield from _records(opened, notes)
+        self.packets = yield from _records(opened, notes)
 
     def _begin(self) -> NoteLog:
         log = NoteLog()
@@ -133,11 +133,13 @@ class CaptureReader:
     def records(self) -> Iterator[Record]:
         """Every packet record, undecoded (see ``Record``)."""
         log = self._begin()
+        frame = 0
         try:
             for raw in self._pass(log):
-                self.packets = raw[0]
+                frame = raw[0]
                 yield Record(*raw)
         finally:
+            self.packets = max(self.packets, frame)
             log.close(self.packets)
 
     def segments(self, mptcp_only: bool = False) -> Iterator[Segment]:
@@ -167,8 +169,8 @@ class CaptureReader:
                 if segment is not None:
                     yield segment
         finally:
-            self.packets, self.non_tcp = frame, decoder.non_tcp
-            log.close(frame)
+            self.packets, self.non_tcp = max(self.packets, frame), decoder.non_tcp
+            log.close(self.packets)
 
 
 def _link(
