@@ -126,7 +126,9 @@ def _data_fin(state: ConnectionState, now: float) -> list[Segment]:
     ]
     if not usable:
         return []
-    sf = min(usable, key=lambda s: s.rto)
+    usable.sort(key=lambda s: s.rto)
+    sf = usable[state.data_fin_sends % len(usable)]  # each retry on the next subflow
+    state.data_fin_sends += 1
     state.data_fin_due = False
     state.data_fin_deadline = now + sf.rto
     fin_dsn = sender.fin_dsn

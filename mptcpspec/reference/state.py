@@ -72,6 +72,7 @@ class ConnectionState:
     peer_right_edge: int = 0
     data_fin_deadline: float | None = None
     data_fin_due: bool = False
+    data_fin_sends: int = 0
     stream_ended: bool = False
     closed: bool = False
     subflows: dict[int, Subflow] = field(default_factory=dict)

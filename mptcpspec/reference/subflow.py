@@ -123,10 +123,15 @@ class Subflow:
     def queued_end(self) -> int:
         return self.chunks[-1].end if self.chunks else self.snd_nxt
 
+    @property
+    def _cwnd_bytes(self) -> int:
+        """The congestion window, never below one full segment."""
+        return max(int(self.window.cwnd), self.window.mss)
+
     def space(self) -> int:
         """How many more payload bytes the congestion and receive windows allow to be queued now."""
         queued = sum(c.length for c in self.chunks if not c.transmissions or c.lost)
-        by_cwnd = int(self.window.cwnd) - self.flight - queued
+        by_cwnd = self._cwnd_bytes - self.flight - queued
         by_rwnd = self.snd_una + self.peer_window - self.queued_end
         return max(0, min(by_cwnd, by_rwnd))
 
@@ -142,7 +147,7 @@ class Subflow:
         """Chunks to transmit now, in order, within the congestion window (``force_first``: the first
         one regardless, for fast retransmit)."""
         out: list[Chunk] = []
-        budget = int(self.window.cwnd) - self.flight
+        budget = self._cwnd_bytes - self.flight
         for chunk in self.chunks:
             if chunk.transmissions and not chunk.lost:
                 continue
