@@ -60,6 +60,7 @@ class Session:
     remote_key: int
     checksum: bool = False
     version: int = 1
+    ack_wide: bool = True
     snd_dsn: int = 0
     rcv_dsn: int = 0
     received: dict[int, bytes] = field(default_factory=dict)
@@ -77,9 +78,18 @@ class Session:
 
     # --- what the tester sends ----------------------------------------------------------------------
 
+    def third_ack(self, *, payload: bytes = b"", receiver_key: int | None = None) -> MpCapable:
+        """Our MP_CAPABLE for the third ACK (with ``payload``: the data-carrying form, RFC 8684 §3.1)."""
+        flags = HMAC_SHA256 | (CHECKSUM_REQUIRED if self.checksum else 0)
+        remote = self.remote_key if receiver_key is None else receiver_key
+        if not payload:
+            return MpCapable(1, flags, self.local_key, remote)
+        value = dss_checksum(self.snd_dsn, 1, len(payload), payload) if self.checksum else None
+        return MpCapable(1, flags, self.local_key, remote, len(payload), value)
+
     def mapping(
         self, flow: Flow, payload: bytes, *, dsn: int | None = None, data_fin: bool = False,
-        wide: bool = True, ack_wide: bool = True, checksum: bool | None = None,
+        wide: bool = True, ack_wide: bool | None = None, checksum: bool | None = None,
     ) -> Dss:  # fmt: skip
         """A DSS mapping ``payload`` (sent next on ``flow``) at ``dsn`` (default: our next DSN), with a
         DATA_ACK of everything received; a bare DATA_FIN maps SSN 0 (RFC 8684 §3.3.3)."""
@@ -88,26 +98,33 @@ class Session:
         ssn = 0 if data_fin and not payload else flow.ssn(flow.snd_nxt)
         with_checksum = self.checksum if checksum is None else checksum
         value = dss_checksum(dsn, ssn, length, payload) if with_checksum else None
+        ack = self.ack_option(ack_wide)
         return Dss(
-            data_ack=self.rcv_ack_value(), data_ack_wide=ack_wide,
+            data_ack=ack.data_ack, data_ack_wide=ack.data_ack_wide,
             dsn=dsn if wide else dsn & 0xFFFFFFFF, dsn_wide=wide, ssn=ssn, data_level_length=length,
             checksum=value, data_fin=data_fin,
         )  # fmt: skip
-
-    def rcv_ack_value(self) -> int:
-        """The DATA_ACK we give: the next DSN we expect from the stack (one past a DATA_FIN seen)."""
-        return self.rcv_dsn
 
     def send_data(self, flow: Flow, payload: bytes, *, data_fin: bool = False, **kwargs: bool) -> Segment:
         """Send ``payload`` on ``flow`` with its own mapping and advance our DSN (and data FIN)."""
         dss = self.mapping(flow, payload, data_fin=data_fin, **kwargs)
         segment = self.tester.send(flow, ACK, (dss,), payload=payload)
-        self.snd_dsn = (self.snd_dsn + len(payload) + int(data_fin)) & _MASK64
+        self.advance(len(payload) + int(data_fin))
         return segment
+
+    def advance(self, length: int) -> None:
+        """Our next DSN moves on by ``length`` (data sent outside ``send_data``)."""
+        self.snd_dsn = (self.snd_dsn + length) & _MASK64
 
     def send_ack(self, flow: Flow, *extra: MptcpOption) -> Segment:
         """A pure ACK carrying our DATA_ACK (and ``extra`` options)."""
-        return self.tester.send(flow, ACK, (Dss(data_ack=self.rcv_ack_value(), data_ack_wide=True), *extra))
+        return self.tester.send(flow, ACK, (self.ack_option(), *extra))
+
+    def ack_option(self, wide: bool | None = None) -> Dss:
+        """A DSS with only our DATA_ACK: 64-bit, or 32-bit when ``wide`` (default ``ack_wide``) is off."""
+        wide = self.ack_wide if wide is None else wide
+        value = self.rcv_dsn
+        return Dss(data_ack=value if wide else value & 0xFFFFFFFF, data_ack_wide=wide)
 
     @property
     def _stack_is_server(self) -> bool:
@@ -210,11 +227,13 @@ def finish_subflow(tester: Tester, flow: Flow, timeout: float = 1.0) -> None:
 
 
 def open_session(
-    tester: Tester, *, flags: int = HMAC_SHA256, key: int | None = None, flow: Flow | None = None
+    tester: Tester, *, flags: int = HMAC_SHA256, key: int | None = None, third_ack: bool = True
 ) -> Session:
     """The tester opens a v1 connection: SYN with MP_CAPABLE ``flags``, the stack's SYN/ACK with its
-    key, our third ACK echoing both keys (RFC 8684 §3.1).  The stack's app must be running."""
-    flow = flow or tester.new_flow()
+    key, our third ACK echoing both keys (RFC 8684 §3.1; ``third_ack=False`` leaves it to the case).
+    Starts the stack's application."""
+    tester.start_app()
+    flow = tester.new_flow()
     tester.send(flow, SYN, (MpCapable(1, flags),))
     synack = tester.expect("SYN/ACK with MP_CAPABLE", lambda s: flow.inbound(s) and s.syn and s.has_ack)
     capable = capable_of(synack)
@@ -223,14 +242,16 @@ def open_session(
     flow.irs, flow.rcv_nxt = synack.seq, (synack.seq + 1) % (1 << 32)
     local_key = key if key is not None else tester_key(tester.case.name)
     checksum = bool((flags | capable.flags) & CHECKSUM_REQUIRED)
-    third = MpCapable(1, flags, local_key, capable.sender_key)
-    tester.send(flow, ACK, (third,))
-    return Session(tester, flow, local_key, capable.sender_key, checksum=checksum)
+    session = Session(tester, flow, local_key, capable.sender_key, checksum=checksum)
+    if third_ack:
+        tester.send(flow, ACK, (session.third_ack(),))
+    return session
 
 
 def accept_session(tester: Tester, *, flags: int = HMAC_SHA256, key: int | None = None) -> Session:
     """The stack opens a v1 connection to the tester: its SYN, our SYN/ACK with our key, its third ACK
-    (or first data) echoing both keys.  The stack's client must be running."""
+    (or first data) echoing both keys.  Starts the stack's application."""
+    tester.start_app()
     syn = tester.expect("SYN with MP_CAPABLE", lambda s: s.syn and not s.has_ack and capable_of(s) is not None)
     flow = tester.accept_flow(syn)
     local_key = key if key is not None else tester_key(tester.case.name)
