@@ -647,18 +647,30 @@ def _linux_like_mp_fail(conv: Conversation) -> None:
     conv.infinite_mapping("A", 1000)
 
 
-SHAPES: dict[str, tuple[Callable[[Conversation], None], bool, set[str]]] = {
-    "single-fin": (_linux_like_single_fin, False, {
+def _linux_like_join(conv: Conversation) -> None:
+    conv.connect()
+    conv.send("A", 3000)
+    conv.join("A", address_id=2)
+    conv.send("A", 3000, subflow=1)
+    conv.close()
+
+
+SHAPES: dict[str, tuple[Callable[[Conversation], None], dict[str, bool], set[str]]] = {
+    "single-fin": (_linux_like_single_fin, {}, {
         "syn", "synack", "third ack", "client mpc data", "client dss data", "server dss data",
         "server data ack", "client data fin", "server data fin", "client fin", "server fin"}),
-    "checksum": (_linux_like_single_fin, True, {
+    "checksum": (_linux_like_single_fin, {"checksum": True}, {
         "syn", "synack", "third ack", "client mpc data", "client data fin", "server data fin", "client fin"}),
-    "add-addr": (_linux_like_add_addr, False, {
+    "join": (_linux_like_join, {}, {"join syn", "join synack", "join ack", "client dss data"}),
+    "ipv6": (_linux_like_join, {"ipv6": True}, {
+        "syn", "synack", "third ack", "client mpc data", "join syn", "join synack", "join ack"}),
+    "add-addr": (_linux_like_add_addr, {}, {
         "add addr", "add addr echo", "join syn", "join synack", "join ack"}),
-    "backup-prio": (_linux_like_prio_remove_fastclose, False, {"join syn", "mp prio"}),
-    "remove-addr": (_linux_like_prio_remove_fastclose, False, {"remove addr"}),
-    "fastclose": (_linux_like_prio_remove_fastclose, False, {"fastclose", "join ack"}),
-    "mp-fail": (_linux_like_mp_fail, True, {"server mp fail", "client mp fail", "infinite mapping"}),
+    "backup-prio": (_linux_like_prio_remove_fastclose, {}, {"join syn", "mp prio"}),
+    "remove-addr": (_linux_like_prio_remove_fastclose, {}, {"remove addr"}),
+    "fastclose": (_linux_like_prio_remove_fastclose, {}, {"fastclose", "join ack"}),
+    "mp-fail": (_linux_like_mp_fail, {"checksum": True}, {
+        "server mp fail", "client mp fail", "infinite mapping"}),
 }  # fmt: skip
 
 
@@ -670,8 +682,8 @@ def test_landmark_segments_have_the_shape_of_a_real_linux_capture(trace: str) ->
     real = list(open_capture(str(path)).segments(mptcp_only=True))
     client = real[0].flow[:2]
     real_marks = _landmarks([(s.flow[:2] == client, s) for s in real])
-    build, checksum, names = SHAPES[trace]
-    conv = Conversation(seed=31, checksum=checksum)
+    build, options, names = SHAPES[trace]
+    conv = Conversation(seed=31, **options)
     build(conv)
     built_marks = _landmarks([(conv.side_of(s.frame) == "A", s) for s in conv.segments])
     assert names <= real_marks.keys() and names <= built_marks.keys()
@@ -700,6 +712,17 @@ def _client_dsn_offsets(segments: list[tuple[bool, Segment]]) -> tuple[set[bool]
         if client and seg.payload_len:
             seen.add((seg.seq, seg.payload_len))
     return agree, fin, sum(n for _, n in seen)
+
+
+def test_data_segments_are_as_large_as_linux_makes_them_without_gso() -> None:
+    path = TRACES / "gso-off.pcap"
+    if not path.exists():
+        pytest.skip(f"{path} is not there (real kernel captures are made by `mptcpspec capture`)")
+    largest = max(s.payload_len for s in open_capture(str(path)).segments(mptcp_only=True))
+    conv = Conversation(seed=33)
+    conv.connect()
+    frames = conv.send("A", 5000)
+    assert largest == conv.segment_size == max(conv.segment(f).payload_len for f in frames)
 
 
 def test_dsns_relate_to_the_idsn_as_in_a_real_linux_capture() -> None:
