@@ -366,3 +366,23 @@ def test_notes_per_kind_are_bounded(tmp_path: Path) -> None:
         NoteKind.SUPPRESSED,
         "5 more ip-fragment notes",
     )
+
+
+def test_records_are_the_stored_packets(tmp_path: Path) -> None:
+    write_pcap(tmp_path / "r.pcap", conversation(4), "ethernet", snaplen=60)
+    records = list(open_capture(tmp_path / "r.pcap").records())
+    packets = [frame_packet(ip_packet(s), "ethernet") for s in conversation(4)]
+    assert [(r.frame, r.interface, r.linktype) for r in records] == [(i, 0, 1) for i in range(1, 9)]
+    assert [(r.data, r.orig_len) for r in records] == [(p[:60], len(p)) for p in packets]
+    assert records[3].time == pytest.approx(conversation(4)[3].time, abs=1e-6)
+
+
+def test_packets_counts_blocks_dropped_as_garbage(tmp_path: Path) -> None:
+    packet = ip_packet(conversation(4)[0])
+    write_pcapng(tmp_path / "p.pcapng", as_records([packet], 101))
+    epb = struct.pack("<IIIII", 7, 0, 0, len(packet), len(packet)) + packet  # interface 7 does not exist
+    with (tmp_path / "p.pcapng").open("ab") as out:
+        out.write(_block(6, epb))
+    reader = open_capture(tmp_path / "p.pcapng")
+    assert [s.frame for s in reader.segments()] == [1]
+    assert (reader.packets, [(n.frame, n.kind) for n in reader.notes]) == (2, [(2, NoteKind.GARBAGE_RECORD)])
