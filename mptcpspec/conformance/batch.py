@@ -30,6 +30,7 @@ from .selection import parse_rule_selection
 
 __all__ = [
     "CAPTURE_SUFFIXES",
+    "DASK_CONNECT_SECONDS",
     "DASK_HINT",
     "BatchError",
     "OutputOptions",
@@ -40,6 +41,7 @@ __all__ = [
 
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".gz")
 DASK_HINT = "--dask needs the dask extra: pip install 'mptcpspec[dask]'"
+DASK_CONNECT_SECONDS = 30
 
 
 class BatchError(MptcpError):
@@ -89,7 +91,7 @@ def _on_dask(task: Callable[[str], FileReport], paths: list[str], address: str) 
     except ImportError as exc:
         raise BatchError(DASK_HINT) from exc
     try:
-        client = distributed.Client(address, timeout=30)
+        client = distributed.Client(address, timeout=DASK_CONNECT_SECONDS)
     except OSError as exc:
         raise BatchError(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
 

@@ -22,7 +22,8 @@ __all__ = ["html_report", "index_html", "report_file_name", "write_html_report"]
 
 _MAX_ROWS = 500
 _CSS = """
-body { font: 14px/1.45 system-ui, sans-serif; margin: 1.5em auto; max-width: 1200px; color: #222; }
+body { font: 14px/1.45 system-ui, sans-serif; margin: 1.5em auto; padding: 0 1.5em; max-width: 1200px;
+  color: #222; }
 h1 { font-size: 1.4em; word-break: break-all; } h2 { margin-top: 2em; border-bottom: 1px solid #ccc; }
 table { border-collapse: collapse; margin: .5em 0 1em; } th, td { padding: .2em .6em; text-align: left;
   border-bottom: 1px solid #e3e3e3; vertical-align: top; } th { background: #f3f3f3; }

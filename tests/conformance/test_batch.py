@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from mptcpspec.conformance import batch
 from mptcpspec.conformance.batch import BatchError, OutputOptions, expand_inputs, run_validate, validate_many
 from mptcpspec.conformance.conversation import Conversation
 from mptcpspec.conformance.report import reports_to_json
@@ -100,6 +101,13 @@ def test_dask_local_cluster_gives_the_serial_output(archive: Path) -> None:
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
         on_dask = reports_to_json(validate_many(inputs, dask=cluster.scheduler_address))
     assert on_dask == serial
+
+
+def test_unreachable_dask_scheduler_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("distributed", reason="the dask extra is not installed")
+    monkeypatch.setattr(batch, "DASK_CONNECT_SECONDS", 1)
+    with pytest.raises(BatchError, match=r"cannot reach the Dask scheduler at tcp://127\.0\.0\.1:9"):
+        validate_many(["x.pcap"], dask="tcp://127.0.0.1:9")
 
 
 def test_run_validate_text_streams_files_then_the_summary(archive: Path) -> None:
