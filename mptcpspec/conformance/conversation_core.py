@@ -119,6 +119,13 @@ class ConversationCore:
         """The 64-bit DATA_ACK ``side`` would send now: the next DSN it expects from its peer."""
         return self._streams[peer(side)].received.nxt % 2**64
 
+    def application_data(self, side: Side) -> bytes:
+        """Every byte ``side``'s application has sent so far, in order: what a correct receiver at the
+        peer delivers once it has everything (the DATA_FIN is not a byte)."""
+        stream = self._streams[side]
+        end = stream.nxt if stream.fin is None else stream.fin
+        return pattern(side, 0, stream.offset(end))
+
     @property
     def subflow_count(self) -> int:
         """Number of subflows opened so far; subflow ``i`` is the i-th opened (0 is the initial one)."""

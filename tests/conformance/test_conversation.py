@@ -516,6 +516,27 @@ def test_injection_returns_a_copy_and_keeps_frame_numbers() -> None:
     assert len(moved.segments) == len(conv.segments) + 2
 
 
+def test_application_data_is_every_byte_sent_once_in_order() -> None:
+    conv = Conversation(seed=34)
+    conv.connect(data=100)
+    conv.send("B", 2000)
+    conv.join("B")
+    frames = conv.send("A", 5000, subflow=1, lose=[2])
+    mapped = conv.data_range(frames[2])
+    assert mapped is not None
+    conv.reinject("A", *mapped, subflow=0)
+    conv.retransmit(frames[2])
+    conv.close()
+    streams: dict[Side, dict[int, bytes]] = {"A": {}, "B": {}}
+    for seg in conv.segments:
+        sender, mapped = conv.side_of(seg.frame), conv.data_range(seg.frame)
+        if mapped and seg.payload_len:
+            streams[sender].setdefault(mapped[0] - conv.idsn(sender) - 1, seg.payload)
+    for side, pieces in streams.items():
+        assert b"".join(pieces[k] for k in sorted(pieces)) == conv.application_data(side)
+    assert len(conv.application_data("A")) == 5100 and len(conv.application_data("B")) == 2000
+
+
 def test_data_ack_fault_knob_goes_beyond_sent() -> None:
     conv = Conversation(seed=29)
     conv.connect()
