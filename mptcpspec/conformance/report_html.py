@@ -46,6 +46,10 @@ def _e(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
+def _s(count: int) -> str:
+    return "" if count == 1 else "s"
+
+
 def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], css: str = "") -> str:
     """A table; cells are HTML already (escape before)."""
     head = "".join(f"<th>{_e(h)}</th>" for h in headers)
@@ -173,7 +177,7 @@ def html_report(report: FileReport) -> str:
     title = f"mptcpspec: {report.path}"
     body = [
         f"<h1>{_e(report.path)}</h1>",
-        f"<p>{report.packets} packets, {len(report.connections)} MPTCP connections. "
+        f"<p>{report.packets} packets, {len(report.connections)} MPTCP connection{_s(len(report.connections))}. "
         f"{_badges(Summary.of([report]))}</p>",
     ]
     if report.error is not None:
