@@ -175,9 +175,10 @@ def _rules_section(findings: Sequence[Finding]) -> str:
 def html_report(report: FileReport) -> str:
     """The whole self-contained page for one capture."""
     title = f"mptcpspec: {report.path}"
+    count = len(report.connections)
     body = [
         f"<h1>{_e(report.path)}</h1>",
-        f"<p>{report.packets} packets, {len(report.connections)} MPTCP connection{_s(len(report.connections))}. "
+        f"<p>{report.packets} packets, {count} MPTCP connection{_s(count)}. "
         f"{_badges(Summary.of([report]))}</p>",
     ]
     if report.error is not None:
