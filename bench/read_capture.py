@@ -2,10 +2,8 @@
 
 (a) raw record iteration (``reader.records()``), (b) ``reader.segments()``, (c)
 ``reader.segments(mptcp_only=True)``.  Make a large headers-only MPTCP capture with
-
-    .venv/bin/python -m tests.capture.kernel_capture /tmp/big.pcap --packets 300000
-
-then run ``.venv/bin/python bench/read_capture.py /tmp/big.pcap``.
+``bench/make_bulk_capture.py /tmp/bulk.pcap --packets 300000`` (root), then run
+``.venv/bin/python bench/read_capture.py /tmp/bulk.pcap``.
 """
 
 from __future__ import annotations

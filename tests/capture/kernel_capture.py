@@ -3,16 +3,14 @@
 ``kernel_capture(out, ...)`` builds namespaces ``mpcap-<pid>-c`` and ``mpcap-<pid>-s`` joined by two
 veth paths (10.232.1.0/24 and 10.232.2.0/24, the client's second address a subflow endpoint), runs
 tcpdump in the client namespace, sends two UDP datagrams (so there is non-TCP traffic: UDP, ARP,
-ICMP) and one MPTCP bulk transfer, and tears everything down.  Used by the capture tests (small
-files, ``tcpdump -i any`` and ``-y LINUX_SLL``) and to make the large headers-only capture for
-``bench/read_capture.py``:
-
-    .venv/bin/python -m tests.capture.kernel_capture /tmp/big.pcap --packets 300000
+ICMP) and one MPTCP bulk transfer, and tears everything down.  Used by the capture tests for small
+files from ``tcpdump -i any`` (SLL2) and ``tcpdump -y LINUX_SLL`` (SLL), and to remake the fixture
+``fixtures/kernel-mptcp-sll2.pcap`` (``kernel_capture(path, nbytes=20_000)``).  Large benchmark
+captures come from ``bench/make_bulk_capture.py``.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import shutil
@@ -63,12 +61,9 @@ def unavailable_reason() -> str | None:
     for tool in ("ip", "tcpdump", "ethtool"):
         if shutil.which(tool) is None:
             return f"{tool} is not installed"
-    if (
-        Path("/proc/sys/net/mptcp/enabled").read_text().strip() != "1"
-        if Path("/proc/sys/net/mptcp/enabled").exists()
-        else True
-    ):
-        return "the kernel has no MPTCP enabled"
+    enabled = Path("/proc/sys/net/mptcp/enabled")
+    if not enabled.exists() or enabled.read_text().strip() != "1":
+        return "the kernel has no MPTCP, or net.mptcp.enabled is not 1"
     return None
 
 
@@ -129,28 +124,22 @@ def _wait_for(proc: subprocess.Popen[bytes], stream_text: bytes, timeout: float 
 
 
 def kernel_capture(
-    out: Path,
-    *,
-    nbytes: int = 200_000,
-    packets: int = 0,
-    snaplen: int = 128,
-    tcpdump_args: Sequence[str] = (),
+    out: Path, *, nbytes: int = 200_000, snaplen: int = 128, tcpdump_args: Sequence[str] = ()
 ) -> Path:
-    """Capture pings and one MPTCP transfer of ``nbytes`` (client to server) into ``out``.
+    """Capture two UDP datagrams and one MPTCP transfer of ``nbytes`` (client to server) into ``out``.
 
-    ``packets`` > 0 makes tcpdump stop after that many packets and the transfer run until then (for
-    the benchmark); ``tcpdump_args`` are extra options such as ``-y LINUX_SLL``.
+    ``tcpdump_args`` are extra tcpdump options such as ``-y LINUX_SLL``.
     """
     with _namespaces() as (client, server):
         dump = subprocess.Popen(
             _in(client, "tcpdump", "-i", "any", "-s", str(snaplen), "-n", "-U", "--immediate-mode",
-                "-w", str(out), *(["-c", str(packets)] if packets else []), *tcpdump_args),
+                "-w", str(out), *tcpdump_args),
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )  # fmt: skip
         try:
             _wait_for(dump, b"listening on")
             _run(*_in(client, sys.executable, "-c", _UDP))
-            _transfer(client, server, nbytes if not packets else 1 << 40, dump if packets else None)
+            _transfer(client, server, nbytes)
         finally:
             time.sleep(0.3)
             if dump.poll() is None:
@@ -159,35 +148,15 @@ def kernel_capture(
     return out
 
 
-def _transfer(client: str, server: str, nbytes: int, until: subprocess.Popen[bytes] | None) -> None:
-    """Run the MPTCP transfer; with ``until``, stop it as soon as that process (tcpdump -c) exits."""
+def _transfer(client: str, server: str, nbytes: int) -> None:
+    """Run the MPTCP transfer: a server in one namespace, a client sending ``nbytes`` from the other."""
     code = [sys.executable, "-c", _TRANSFER]
     srv = subprocess.Popen(_in(server, *code, "server", "0.0.0.0", str(_PORT), "0"), stdout=subprocess.PIPE)
     try:
         _wait_for(srv, b"ready")
-        cli = subprocess.Popen(_in(client, *code, "client", "10.232.1.2", str(_PORT), str(nbytes)))
-        try:
-            if until is None:
-                cli.wait(timeout=60)
-            else:
-                until.wait(timeout=600)
-        finally:
-            if cli.poll() is None:
-                cli.kill()
-            cli.wait()
+        subprocess.run(
+            _in(client, *code, "client", "10.232.1.2", str(_PORT), str(nbytes)), check=True, timeout=60
+        )
     finally:
         srv.kill()
         srv.wait()
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out", type=Path)
-    parser.add_argument("--packets", type=int, default=300_000)
-    parser.add_argument("--snaplen", type=int, default=128)
-    args = parser.parse_args(argv)
-    kernel_capture(args.out, packets=args.packets, snaplen=args.snaplen)
-
-
-if __name__ == "__main__":
-    main()
