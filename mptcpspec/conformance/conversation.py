@@ -312,10 +312,10 @@ class Conversation(ConversationData):
 
     def _ssn_for(self, side: Side, sf: Subflow, dsn: int) -> int:
         """The relative SSN where ``side`` sent data-level byte ``dsn`` on ``sf`` (its next SSN if never)."""
-        for trace in reversed(self._traces):
-            sent = trace.side == side and trace.subflow == sf.index and trace.dsn is not None
-            if sent and trace.dsn is not None and trace.dsn <= dsn < trace.dsn + trace.data_length:
-                return sf.ssn(side, trace.seq + dsn - trace.dsn)
+        for carried in reversed(self._carried):
+            sent = carried.side == side and carried.subflow == sf.index and carried.dsn is not None
+            if sent and carried.dsn is not None and carried.dsn <= dsn < carried.dsn + carried.data_length:
+                return sf.ssn(side, carried.seq + dsn - carried.dsn)
         if dsn != self._streams[side].nxt:
             raise LocalProtocolError(f"DSN {dsn} was never sent on subflow {sf.index}", section="3.7")
         return sf.ssn(side, sf.half[side].nxt)

@@ -31,7 +31,7 @@ from .conversation_wire import (
     peer,
 )
 
-__all__ = ["ConversationCore", "Trace", "stream_payload"]
+__all__ = ["Carried", "ConversationCore", "stream_payload"]
 
 SERVER_PORT = 80
 _LINUX_OPTION_RESERVE = 36  # timestamps (12) plus the room Linux keeps for a DSS (24)
@@ -42,7 +42,7 @@ _CHECKSUM_REQUIRED = 0x80
 
 
 @dataclass(frozen=True, slots=True)
-class Trace:
+class Carried:
     """What one frame carries, for the builder's own bookkeeping (retransmission, reinjection).
 
     ``seq`` is the unbounded subflow sequence number, ``dsn`` the unbounded 64-bit DSN of the first
@@ -97,7 +97,7 @@ class ConversationCore:
         self._echo_key = self.keys["B"]
         self._segments: list[Segment] = []
         self._bases: list[bytes] = []
-        self._traces: list[Trace] = []
+        self._carried: list[Carried] = []
         self._subflows: list[Subflow] = []
         self._streams: dict[Side, Stream] = {side: self._new_stream(side) for side in ("A", "B")}
 
@@ -143,10 +143,10 @@ class ConversationCore:
         """(64-bit DSN, data-level length) of what ``frame`` carries at the data level (the length counts
         a DATA_FIN), or None when it carries nothing mapped."""
         self.segment(frame)
-        trace = self._traces[frame - 1]
-        if trace.dsn is None or not trace.data_length:
+        carried = self._carried[frame - 1]
+        if carried.dsn is None or not carried.data_length:
             return None
-        return trace.dsn % 2**64, trace.data_length
+        return carried.dsn % 2**64, carried.data_length
 
     def subflow_addresses(self, index: int) -> tuple[tuple[str, int], tuple[str, int]]:
         """((A address, A port), (B address, B port)) of subflow ``index``."""
@@ -182,12 +182,12 @@ class ConversationCore:
     def side_of(self, frame: int) -> Side:
         """Which endpoint sent ``frame``."""
         self.segment(frame)
-        return self._traces[frame - 1].side
+        return self._carried[frame - 1].side
 
     def subflow_of(self, frame: int) -> int:
         """The subflow index ``frame`` belongs to."""
         self.segment(frame)
-        return self._traces[frame - 1].subflow
+        return self._carried[frame - 1].subflow
 
     def with_segment(self, frame: int, **changes: Any) -> Self:
         """A copy of this conversation where ``frame`` has the given ``Segment`` fields replaced.
@@ -302,7 +302,7 @@ class ConversationCore:
             )
         )
         self._bases.append(base)
-        self._traces.append(Trace(side, sf.index, start, dsn, data_length, intact))
+        self._carried.append(Carried(side, sf.index, start, dsn, data_length, intact))
         if dsn is not None and intact and not lost:
             self._streams[side].received.add(dsn, dsn + data_length)
         if side == "B" and any(_confirms_keys(o) for o in options):

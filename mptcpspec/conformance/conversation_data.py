@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from ..spec import crypto
 from ..spec.options import Dss, MptcpOption
 from ..spec.segment import ACK, FIN, PSH
-from .conversation_core import ConversationCore, Trace, stream_payload
+from .conversation_core import Carried, ConversationCore, stream_payload
 from .conversation_wire import Side, Subflow, chunks, peer
 
 __all__ = ["ConversationData", "Plan"]
@@ -202,23 +202,23 @@ class ConversationData(ConversationCore):
         mapping, so the retransmission disagrees with the original (RFC 8684 §3.3.1).
         """
         seg = self.segment(frame)
-        trace = self._traces[frame - 1]
-        sf = self._subflow(trace.subflow)
-        options = tuple(self._refresh(trace, o, dsn_delta, seg.payload) for o in seg.mptcp)
+        carried = self._carried[frame - 1]
+        sf = self._subflow(carried.subflow)
+        options = tuple(self._refresh(carried, o, dsn_delta, seg.payload) for o in seg.mptcp)
         new = self._emit(
-            trace.side,
+            carried.side,
             sf,
             seg.flags,
             options,
             seg.payload,
-            seq=trace.seq,
-            dsn=trace.dsn if dsn_delta == 0 else None,
-            data_length=trace.data_length,
-            intact=trace.intact,
+            seq=carried.seq,
+            dsn=carried.dsn if dsn_delta == 0 else None,
+            data_length=carried.data_length,
+            intact=carried.intact,
         )
-        return (new, self._pure_ack(peer(trace.side), sf)) if ack else (new,)
+        return (new, self._pure_ack(peer(carried.side), sf)) if ack else (new,)
 
-    def _refresh(self, trace: Trace, option: MptcpOption, dsn_delta: int, payload: bytes) -> MptcpOption:
+    def _refresh(self, carried: Carried, option: MptcpOption, dsn_delta: int, payload: bytes) -> MptcpOption:
         """``option`` as retransmitted: current DATA_ACK, DSN shifted by ``dsn_delta``.
 
         When the mapping covers exactly this segment its checksum follows the shifted DSN, so the DSN is
@@ -227,15 +227,15 @@ class ConversationData(ConversationCore):
         if not isinstance(option, Dss):
             return option
         if option.data_ack is not None:
-            fresh = self._data_ack(trace.side, wide=option.data_ack_wide)
+            fresh = self._data_ack(carried.side, wide=option.data_ack_wide)
             option = dataclasses.replace(option, data_ack=fresh.data_ack)
         length = option.data_level_length
         if not dsn_delta or option.dsn is None or length is None:
             return option
         dsn = (option.dsn + dsn_delta) % (2**64 if option.dsn_wide else 2**32)
         option = dataclasses.replace(option, dsn=dsn)
-        if option.checksum is not None and length == trace.data_length and trace.dsn is not None:
-            dsn64 = (trace.dsn + dsn_delta) % 2**64
+        if option.checksum is not None and length == carried.data_length and carried.dsn is not None:
+            dsn64 = (carried.dsn + dsn_delta) % 2**64
             checksum = crypto.dss_checksum(dsn64, option.ssn or 0, length, payload)
             option = dataclasses.replace(option, checksum=checksum)
         return option
