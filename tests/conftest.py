@@ -3,12 +3,17 @@
 Tests that need root, network namespaces, kernel MPTCP and tcpdump either carry the ``root`` marker
 (``pytestmark = pytest.mark.root``) or use the ``needs_root_netns`` fixture; both skip with the reason
 ``root_unavailable_reason()`` gives when any of those is missing, and run everywhere else.
+``trace_verdict`` judges a capture with the trace checker, skipping only while it is not written.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
 
+from mptcpspec.conformance.stacks.expectations import verdict_problems
 from mptcpspec.conformance.stacks.linux import root_unavailable_reason
 
 _UNAVAILABLE = root_unavailable_reason()
@@ -30,3 +35,18 @@ def needs_root_netns() -> None:
     """Skip the requesting test when root, namespaces, kernel MPTCP or tcpdump are missing."""
     if _UNAVAILABLE is not None:
         pytest.skip(_SKIP_REASON)
+
+
+@pytest.fixture
+def trace_verdict() -> Callable[[Path], list[str]]:
+    """``expectations.verdict_problems``; the test skips only while ``conformance.replay`` is missing."""
+
+    def judge(path: Path) -> list[str]:
+        try:
+            return verdict_problems(path)
+        except ModuleNotFoundError as exc:
+            if exc.name != "mptcpspec.conformance.replay":
+                raise
+            pytest.skip("mptcpspec.conformance.replay is not written yet")
+
+    return judge

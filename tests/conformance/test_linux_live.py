@@ -1,7 +1,8 @@
 """Fresh captures of every scenario from this machine's kernel, judged like the committed corpus.
 
 All scenarios run once per session, four at a time, each in its own pair of namespaces; each test then
-checks one of them with ``expectations.check`` (the judge of tests/traces/test_corpus.py).  Also: the
+checks one of them with ``expectations.check`` and the trace checker's verdict, as
+tests/traces/test_corpus.py does for the committed corpus.  Also: the
 testbed leaves no namespace behind, on success, on an exception, and after a crashed run.
 """
 
@@ -11,6 +12,8 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -41,6 +44,15 @@ def test_fresh_capture_shows_what_it_must(fresh: dict[str, ScenarioResult], name
     assert result.error is None, result.error
     assert check(observe(result.pcap), SCENARIOS[name].must_show) == [], result.notes
     assert result.expect.is_file()
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_fresh_capture_gets_the_expected_verdict(
+    fresh: dict[str, ScenarioResult], name: str, trace_verdict: Callable[[Path], list[str]]
+) -> None:
+    result = fresh[name]
+    assert result.error is None, result.error
+    assert trace_verdict(result.pcap) == []
 
 
 def test_no_namespace_left_after_the_captures(fresh: dict[str, ScenarioResult]) -> None:

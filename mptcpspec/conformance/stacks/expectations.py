@@ -33,7 +33,7 @@ from ...spec.options import (
 )
 from ...spec.segment import Segment
 
-__all__ = ["FEATURES", "MustShow", "Observation", "check", "observe", "subtype_name"]
+__all__ = ["FEATURES", "MustShow", "Observation", "check", "observe", "subtype_name", "verdict_problems"]
 
 _SUBTYPE_NAMES: Mapping[type, str] = {
     MpCapable: "MP_CAPABLE",
@@ -246,3 +246,14 @@ def check(observation: Observation, must_show: MustShow) -> list[str]:
         if name not in observation.features
     ]
     return problems
+
+
+def verdict_problems(path: Path) -> list[str]:
+    """The violations the trace checker reports on ``path``, as sentences (empty: none).  Raises
+    ``ModuleNotFoundError`` while ``mptcpspec.conformance.replay`` is not there."""
+    from ..replay import validate_file  # late: the checker is optional for making captures
+
+    report = validate_file(path)
+    if report.error is not None:
+        return [f"the checker could not read the capture: {report.error}"]
+    return [f"{f.rule.id} frames {list(f.frames)}: {f.message}" for f in report.findings if f.is_violation]
