@@ -19,7 +19,7 @@ system-deps:
 
 # The main job on a bundled capture: validate a real Linux-kernel MPTCP trace.
 demo: $(STAMP)
-	$(BIN)/mptcpspec validate traces/join-second-path.pcap
+	$(BIN)/mptcpspec validate traces/add-addr.pcap
 
 lint: $(STAMP)
 	$(BIN)/ruff check mptcpspec tests bench

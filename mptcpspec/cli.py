@@ -32,7 +32,9 @@ def _int(text: str) -> int:
     try:
         return int(text, 0)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r} (use decimal or 0x-prefixed hex)") from None
+        raise argparse.ArgumentTypeError(
+            f"not an integer: {text!r} (use decimal or 0x-prefixed hex)"
+        ) from None
 
 
 # --- decode -------------------------------------------------------------------------------------
@@ -76,13 +78,17 @@ def _cmd_crypto(args: argparse.Namespace, out: TextIO) -> int:
         digest = crypto.join_ack_hmac(args.key_a, args.key_b, args.nonce_a, args.nonce_b, version)
         out.write(digest.hex() + "\n")
     else:
-        value = crypto.add_addr_hmac(args.key_sender, args.key_receiver, args.address_id, args.address, args.port)
+        value = crypto.add_addr_hmac(
+            args.key_sender, args.key_receiver, args.address_id, args.address, args.port
+        )
         out.write(f"0x{value:016x}\n")
     return EXIT_OK
 
 
 def _add_crypto_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    crypto = sub.add_parser("crypto", help="reference values: tokens, IDSNs, HMACs (RFC 8684 §3.1, §3.2, §3.4.1)")
+    crypto = sub.add_parser(
+        "crypto", help="reference values: tokens, IDSNs, HMACs (RFC 8684 §3.1, §3.2, §3.4.1)"
+    )
     kinds = crypto.add_subparsers(dest="what", required=True, metavar="WHAT")
 
     def kind(name: str, text: str) -> argparse.ArgumentParser:
@@ -136,28 +142,37 @@ def _cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
-    from .conformance import report
-    from .conformance.replay import validate_file
-    from .conformance.selection import parse_rule_selection
+    from .conformance.batch import OutputOptions, run_validate
+    from .conformance.report import use_color
 
+    outputs = OutputOptions(
+        format=args.format,
+        junit=args.junit,
+        annotate=args.annotate,
+        report_dir=args.report,
+        color=args.format == "text" and use_color(out),
+    )
     try:
-        selection = parse_rule_selection(args.rules) if args.rules else None
+        return run_validate(
+            args.files, out, outputs, jobs=args.jobs, dask=args.dask, strict=args.strict, rules=args.rules
+        )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    reports = [validate_file(path, strict=args.strict, rules=selection) for path in args.files]
-    if args.format == "json":
-        out.write(report.to_json(reports) + "\n")
-    else:
-        out.write(report.to_text(reports))
-    if args.junit:
-        Path(args.junit).write_text(report.to_junit(reports), encoding="utf-8")
-    if args.annotate:
-        if len(reports) != 1:
-            raise UsageError("--annotate takes exactly one input capture")
-        report.annotate(reports[0], args.annotate)
-    if any(r.error for r in reports):
-        return EXIT_UNUSABLE
-    return EXIT_VIOLATION if any(r.violations for r in reports) else EXIT_OK
+
+
+def _cmd_plot(args: argparse.Namespace, out: TextIO) -> int:
+    from .conformance.plot import plot_connection
+    from .conformance.replay import validate_file
+
+    report = validate_file(args.file, series=True)
+    if report.error:
+        raise UsageError(f"{args.file}: {report.error}")
+    try:
+        written = plot_connection(report, args.connection, args.output)
+    except (LookupError, ValueError) as exc:
+        raise UsageError(str(exc).strip("'\"")) from None
+    out.write(f"{written}\n")
+    return EXIT_OK
 
 
 # --- capture ----------------------------------------------------------------------------------------
@@ -178,7 +193,9 @@ def _cmd_capture(args: argparse.Namespace, out: TextIO) -> int:
         raise UsageError(f"capture needs root, network namespaces and kernel MPTCP: {reason}")
     if args.out is None:
         raise UsageError("--out DIR is required")
-    results = scenarios.capture_scenarios(args.scenarios, Path(args.out), log=lambda m: print(m, file=sys.stderr))
+    results = scenarios.capture_scenarios(
+        args.scenarios, Path(args.out), log=lambda m: print(m, file=sys.stderr)
+    )
     for result in results:
         out.write(f"{result.name}: {result.pcap}\n")
     return EXIT_OK
@@ -201,10 +218,23 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("files", nargs="+", metavar="FILE")
     validate.add_argument("--format", choices=("text", "json"), default="text")
     validate.add_argument("--junit", metavar="FILE", help="also write JUnit XML here")
-    validate.add_argument("--annotate", metavar="OUT.pcapng", help="write the capture with findings as comments")
+    validate.add_argument(
+        "--annotate", metavar="OUT.pcapng", help="write the capture with findings as comments"
+    )
     validate.add_argument("--rules", metavar="PATTERNS", help="select/ignore rules: 'dss.*,-dss.checksum'")
     validate.add_argument("--strict", action="store_true", help="report SHOULD deviations as violations")
+    validate.add_argument("--report", metavar="DIR", help="write a self-contained HTML report per capture")
+    validate.add_argument("--jobs", type=int, default=1, metavar="N", help="validate N files at once")
+    validate.add_argument("--dask", metavar="ADDRESS", help="spread files over a Dask cluster (extra: dask)")
     validate.set_defaults(handler=_cmd_validate)
+
+    plot = sub.add_parser("plot", help="draw the data sequence graph of a connection (extra: plot)")
+    plot.add_argument("file", metavar="FILE")
+    plot.add_argument(
+        "--connection", metavar="ID", help="connection id as `validate` names it (default: first)"
+    )
+    plot.add_argument("-o", "--output", required=True, metavar="OUT.png|svg")
+    plot.set_defaults(handler=_cmd_plot)
 
     decode = sub.add_parser("decode", help="print every segment that carries MPTCP options")
     decode.add_argument("file", metavar="FILE")
@@ -219,7 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("rule", metavar="RULE")
     explain.set_defaults(handler=_cmd_explain)
 
-    capture = sub.add_parser("capture", help="capture Linux-kernel MPTCP scenarios in network namespaces (root)")
+    capture = sub.add_parser(
+        "capture", help="capture Linux-kernel MPTCP scenarios in network namespaces (root)"
+    )
     capture.add_argument("scenarios", nargs="*", metavar="SCENARIO")
     capture.add_argument("--out", metavar="DIR")
     capture.add_argument("--list", action="store_true", help="list the scenarios")
