@@ -33,7 +33,16 @@ from ...spec.options import (
 )
 from ...spec.segment import Segment
 
-__all__ = ["FEATURES", "MustShow", "Observation", "check", "observe", "subtype_name", "verdict_problems"]
+__all__ = [
+    "FEATURES",
+    "MustShow",
+    "Observation",
+    "check",
+    "fell_back",
+    "observe",
+    "subtype_name",
+    "verdict_problems",
+]
 
 _SUBTYPE_NAMES: Mapping[type, str] = {
     MpCapable: "MP_CAPABLE",
@@ -205,7 +214,7 @@ def _carries_data_sequence(seg: Segment) -> bool:
     return any(isinstance(o, Dss) or (isinstance(o, MpCapable) and o.data_length) for o in seg.mptcp)
 
 
-def _fell_back(segments: Sequence[Segment]) -> bool:
+def fell_back(segments: Sequence[Segment]) -> bool:
     """A flow that opened with MP_CAPABLE carried data with no data-sequence option (RFC 8684 §3.7)."""
     capable = {_flow_key(seg) for seg, opt in _options(segments) if seg.syn and isinstance(opt, MpCapable)}
     return any(
@@ -223,7 +232,7 @@ def observe(path: Path) -> Observation:
         linktype=LINKTYPE_NAMES.get(reader.linktype or -1, str(reader.linktype)),
         subtypes=frozenset(subtype_name(opt) for _, opt in _options(segments)),
         subflows=len({_flow_key(seg) for seg in segments if seg.mptcp}),
-        fallback=_fell_back(segments),
+        fallback=fell_back(segments),
         features=frozenset(name for name, (_, holds) in FEATURES.items() if holds(segments)),
     )
 

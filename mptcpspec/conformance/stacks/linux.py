@@ -7,9 +7,9 @@ named ``mpsc-<pid>-<random>-c|s``; ``cleanup_stale`` removes those whose creatin
 Teardown always runs: on leaving the ``with`` block, on an exception, on Ctrl-C, and on SIGTERM/SIGHUP
 (turned into ``SystemExit`` while a testbed is up in the main thread).
 
-``Program`` runs a command in a namespace and reads its JSON-lines events; ``Tcpdump`` captures and
-returns only once tcpdump is listening.  Path-manager, shaping and middlebox helpers are ``Netns``
-methods so that every scenario is a short recipe (RFC 8684 §3.4 for what the path manager announces).
+Path-manager, shaping and middlebox helpers are ``Netns`` methods, so that every scenario is a short
+recipe (RFC 8684 §3.4 for what the path manager announces).  The process helpers (``run``,
+``Program``, ``Tcpdump``, ``capturing``) live in ``processes`` and are re-exported here.
 """
 
 from __future__ import annotations
@@ -152,19 +152,7 @@ class Netns:
     def shape(self, dev: str, rate: str, *, burst: str = "32kb", latency: str = "100ms") -> None:
         """Limit the egress rate of ``dev`` with a token bucket (this kernel has no netem)."""
         self.run(
-            "tc",
-            "qdisc",
-            "replace",
-            "dev",
-            dev,
-            "root",
-            "tbf",
-            "rate",
-            rate,
-            "burst",
-            burst,
-            "latency",
-            latency,
+            "tc", *f"qdisc replace dev {dev} root tbf rate {rate} burst {burst} latency {latency}".split()
         )
 
     def wait_established(self, port: int, count: int, timeout: float = 5.0) -> None:
@@ -247,38 +235,23 @@ class Testbed:
             self._link(path)
 
     def _link(self, path: LinkPath) -> None:
-        self.client.ip(
-            "link",
-            "add",
-            path.client_if,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            path.server_if,
-            "netns",
-            self.server.name,
+        """One veth pair; the client sends from path N's addresses over path N's link (policy routing)."""
+        veth = f"link add {path.client_if} type veth peer name {path.server_if} netns {self.server.name}"
+        self.client.ip(*veth.split())
+        ends = (
+            (self.client, path.client_if, path.client_addr),
+            (self.server, path.server_if, path.server_addr),
         )
-        table = str(100 + path.index)
-        for ns, dev, host in ((self.client, path.client_if, 1), (self.server, path.server_if, 2)):
-            ns.ip("addr", "add", f"10.233.{path.index}.{host}/24", "dev", dev)
-            ns.ip("-6", "addr", "add", f"fd00:233:{path.index}::{host}/64", "dev", dev, "nodad")
+        for ns, dev, address in ends:
+            ns.ip("addr", "add", f"{address(4)}/24", "dev", dev)
+            ns.ip("-6", "addr", "add", f"{address(6)}/64", "dev", dev, "nodad")
             ns.ip("link", "set", dev, "up")
+        table = str(100 + path.index)
         for version in (4, 6):
             family = f"-{version}"
             self.client.ip(family, "rule", "add", "from", path.client_addr(version), "table", table)
-            self.client.ip(
-                family,
-                "route",
-                "add",
-                "default",
-                "via",
-                path.server_addr(version),
-                "dev",
-                path.client_if,
-                "table",
-                table,
-            )
+            route = f"route add default via {path.server_addr(version)} dev {path.client_if} table {table}"
+            self.client.ip(family, *route.split())
 
     def teardown(self) -> None:
         """Delete both namespaces, killing whatever still runs in them."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import select
 import signal
 import subprocess
@@ -118,21 +119,8 @@ class Tcpdump:
 
     def __init__(self, ns: _Namespace, interface: str, out: Path, *, snaplen: int = 200) -> None:
         self.out = out
-        self.args = ns.exec_args(
-            "tcpdump",
-            "-i",
-            interface,
-            "-s",
-            str(snaplen),
-            "-n",
-            "-U",
-            "--immediate-mode",
-            "-Z",
-            "root",
-            "-w",
-            str(out),
-            "tcp",
-        )
+        options = f"-i {interface} -s {snaplen} -n -U --immediate-mode -Z root -w {out} tcp"
+        self.args = ns.exec_args("tcpdump", *options.split())
         self.stats = ""
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -162,6 +150,12 @@ class Tcpdump:
         self._proc = None
         self.stats = " ".join(line for line in err.decode(errors="replace").splitlines() if "packets" in line)
         return self.stats
+
+    @property
+    def dropped(self) -> int:
+        """Packets the kernel dropped before tcpdump saw them (from the counts ``stop`` returned)."""
+        found = re.search(r"(\d+) packets? dropped by kernel", self.stats)
+        return int(found.group(1)) if found else 0
 
 
 @contextlib.contextmanager

@@ -178,6 +178,9 @@ def _record(bed: Testbed, scenario: Scenario, pcap: Path, work: Path) -> list[st
     captures = _captures(bed, scenario, work)
     with capturing(captures):
         notes = _transfer(bed, scenario)
+    lossy = [f"-i {c.out.stem} dropped {c.dropped}" for c in captures if c.dropped]
+    if lossy:
+        raise TestbedError(f"the capture is incomplete: tcpdump {', '.join(lossy)} packets")
     if len(captures) == 1:
         shutil.move(captures[0].out, pcap)
     else:
