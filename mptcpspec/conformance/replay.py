@@ -57,9 +57,12 @@ class _Demux:
         self.strict, self.rules, self.series, self.complete = strict, rules, series, complete
         self.flows: dict[Key, tuple[_Live, bool]] = {}
         self.tokens: dict[int, tuple[_Live, int]] = {}
+        self.unknown_tokens: dict[int, _Live] = {}
+        self.live_ids: set[str] = set()
         self.pending: dict[Key, list[Segment]] = {}
         self.closing: OrderedDict[int, _Live] = OrderedDict()
         self.retired: OrderedDict[Key, None] = OrderedDict()
+        self.plain_syns: OrderedDict[Key, Segment] = OrderedDict()  # a SYN/ACK with MP_CAPABLE may answer one
         self.summaries: list[ConnectionSummary] = []
         self.findings: list[Finding] = []
         self.count = 0
@@ -114,7 +117,11 @@ class _Demux:
             else:
                 self._resolve_join(key, seg)
             return
-        if not seg.mptcp:
+        if not seg.mptcp and not seg.option_errors:
+            if seg.flags & SYN and not seg.flags & ACK:
+                self.plain_syns[key] = seg
+                if len(self.plain_syns) > _RETIRED_FLOWS:
+                    self.plain_syns.popitem(last=False)
             return
         join = next((o for o in seg.mptcp if type(o) is MpJoinSyn), None)
         if isinstance(join, MpJoinSyn) and seg.flags & SYN and not seg.flags & ACK:
@@ -133,6 +140,9 @@ class _Demux:
             from_initiator = seg.sport > seg.dport if not seg.flags & SYN else not seg.flags & ACK
         live = self._create()
         self._attach(live, key, from_initiator)
+        syn = self.plain_syns.pop(reverse, None)
+        if syn is not None and seg.flags & SYN:
+            self._step(live, syn, True)
         self._step(live, seg, from_initiator)
 
     def _resolve_join(self, syn_key: Key, seg: Segment) -> None:
@@ -144,7 +154,7 @@ class _Demux:
         if isinstance(synack, MpJoinSynAck) and isinstance(join, MpJoinSyn):
             match = self._match_hmac(join, synack)
         if match is None:
-            live, joiner_is_a = self._create(), True
+            live, joiner_is_a = self._partial(join.token), True
         else:
             live, joiner_is_a = match[0], match[1] == 0
         self._attach(live, syn_key, joiner_is_a)
@@ -176,6 +186,14 @@ class _Demux:
         )
         live = _Live(monitor)
         holder.append(live)
+        self.live_ids.add(monitor.id)
+        return live
+
+    def _partial(self, token: int) -> _Live:
+        """The partial connection of the joins naming ``token``, a token no connection in the capture has."""
+        live = self.unknown_tokens.get(token)
+        if live is None or live.monitor.id not in self.live_ids:
+            live = self.unknown_tokens[token] = self._create()
         return live
 
     def _attach(self, live: _Live, key: Key, from_initiator: bool) -> None:
@@ -203,14 +221,18 @@ class _Demux:
                 self.retired[key] = None
         while len(self.retired) > _RETIRED_FLOWS:
             self.retired.popitem(last=False)
+        self.live_ids.discard(monitor.id)
         for token in [t for t, (owner, _) in self.tokens.items() if owner is live]:
             del self.tokens[token]
+        for token in [t for t, owner in self.unknown_tokens.items() if owner is live]:
+            del self.unknown_tokens[token]
 
     def finish(self) -> tuple[tuple[ConnectionSummary, ...], tuple[Finding, ...]]:
         for syn_key in list(self.pending):
             if syn_key in self.pending:
                 syns = self.pending.pop(syn_key)
-                live = self._create()
+                join = next(o for o in syns[0].mptcp if type(o) is MpJoinSyn)
+                live = self._partial(join.token if isinstance(join, MpJoinSyn) else 0)
                 self._attach(live, syn_key, True)
                 for syn in syns:
                     self._step(live, syn, True)

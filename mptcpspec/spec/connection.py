@@ -21,6 +21,7 @@ from .rules import Level, Rule
 __all__ = [
     "CLOSE_LAST_SUBFLOW",
     "CLOSE_TRANSITIONS",
+    "FALLBACK_FAIL_REPLY",
     "FALLBACK_MPTCP_AFTER_FALLBACK",
     "FALLBACK_SINGLE_SUBFLOW",
     "FASTCLOSE_DATA_AFTER",
@@ -139,6 +140,13 @@ FALLBACK_SINGLE_SUBFLOW = Rule(
     Level.MUST,
     "After sending an infinite mapping, a host sends data on that one subflow only.",
 )
+FALLBACK_FAIL_REPLY = Rule(
+    "fallback.fail-reply",
+    8684,
+    "3.7",
+    Level.MUST,
+    "A host that receives MP_FAIL answers with an MP_FAIL of its own in the other direction.",
+)
 CLOSE_LAST_SUBFLOW = Rule(
     "close.last-subflow",
     8684,
@@ -159,6 +167,7 @@ RULES = (
     HANDSHAKE_INITIAL_ONLY,
     FALLBACK_MPTCP_AFTER_FALLBACK,
     FALLBACK_SINGLE_SUBFLOW,
+    FALLBACK_FAIL_REPLY,
     FASTCLOSE_KEY,
     FASTCLOSE_DATA_AFTER,
     CLOSE_LAST_SUBFLOW,
@@ -331,6 +340,7 @@ class Connection:
         "checksums",
         "close",
         "dss_sent",
+        "fail_frame",
         "fallback_reason",
         "fallback_since",
         "fastclose_frame",
@@ -363,6 +373,7 @@ class Connection:
         self.fallback_reason: str | None = None
         self.fallback_since = [0, 0]
         self.fastclose_frame = [0, 0]
+        self.fail_frame = [0, 0]  # first MP_FAIL each host sent on a segment without RST
         self.dss_sent = [0, 0]  # first frame each host sent a DSS
         self.synack_isn: int | None = None
         self.synack_kinds: set[bool] = set()  # whether SYN/ACKs seen carried MP_CAPABLE

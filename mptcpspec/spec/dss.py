@@ -156,12 +156,14 @@ def _new_mapping(m: DataContext, seg: Segment, sub: Subflow, h: int, mp: Mapping
 def _data_fin(m: DataContext, seg: Segment, sub: Subflow, h: int, fin_dsn: int) -> None:
     flow = m.data[h]
     if flow.fin is None:
-        flow.fin = fin_dsn
+        flow.fin = flow.fin_max = fin_dsn
         flow.fin_frame = seg.frame
         m.close_event(h, CloseEvent.SEND_DATA_FIN, seg.frame)
         m.close_event(1 - h, CloseEvent.RECV_DATA_FIN, seg.frame)
         return
     m.judge.checks += 1
+    if relative(fin_dsn, flow.fin_max) > 0:
+        flow.fin_max = fin_dsn
     if flow.fin != fin_dsn:
         m.judge.breach(
             DATA_FIN_CONSISTENT,
@@ -325,12 +327,13 @@ def on_data_ack(m: DataContext, seg: Segment, sub: Subflow, h: int, value: int, 
 def _beyond_sent(m: DataContext, seg: Segment, sub: Subflow, h: int, flow: DataDirection, ack: int) -> None:
     judge = m.judge
     if flow.fin is not None:
-        limit = (flow.fin + 1) & MASK64
+        limit = (flow.fin_max + 1) & MASK64
         if relative(ack, limit) > 0:
             judge.breach(
                 DATA_ACK_BEYOND_SENT,
                 (seg.frame, flow.fin_frame),
-                f"DATA_ACK {ack:#x} is beyond {HOSTS[1 - h]}'s DATA_FIN at {flow.fin:#x} (expected at most "
+                f"DATA_ACK {ack:#x} is beyond {HOSTS[1 - h]}'s DATA_FIN at {flow.fin_max:#x} "
+                f"(expected at most "
                 f"{limit:#x})",
                 sub.name,
             )

@@ -137,7 +137,15 @@ def check_join_flags(
     """``join.reserved-flags``: MP_JOIN's reserved bits are zero (RFC 8684 §3.2)."""
     m.judge.checks += 1
     reserved = opt.reserved if isinstance(opt, MpJoinAck) else opt.flags & 0xE
-    if reserved:
+    if reserved == 0x100 and m.conn.version == 0:
+        m.judge.note(
+            JOIN_RESERVED_FLAGS,
+            (seg.frame,),
+            "v0 third ACK has the reserved bit where the SYN carries "
+            "the backup flag (the mptcp.org v0 kernel copies it there)",
+            sub.name,
+        )
+    elif reserved:
         m.judge.breach(
             JOIN_RESERVED_FLAGS, (seg.frame,), f"MP_JOIN reserved bits {reserved:#x} (expected 0)", sub.name
         )
@@ -173,7 +181,7 @@ def _synack_version(m: Context, seg: Segment, sub: Subflow, h: int) -> None:
 
 
 def _unsolicited(m: Context, seg: Segment, sub: Subflow, h: int) -> None:
-    if sub.kind != "initial" or capable_option(seg) is None or not sub.syn_seen:
+    if sub.kind == "join" or capable_option(seg) is None or not sub.syn_seen:
         return
     m.judge.checks += 1
     if not m.conn.syn_capable:

@@ -196,8 +196,9 @@ class DataDirection:
 
     ``idsn`` is the sender's IDSN when its key is known.  ``top`` is the highest DSN end mapped so far
     (64-bit), ``base`` the first DSN of the data (IDSN+1, or the first DSN seen in a capture that started
-    late).  ``fin`` is the DSN of its DATA_FIN, ``acked`` the highest DATA_ACK the other host sent.
-    ``wide_only`` stays True while every mapping used a 64-bit DSN.
+    late).  ``fin`` is the DSN of its first DATA_FIN (``fin_max`` the highest one announced),
+    ``acked`` the highest DATA_ACK the other host sent.
+    ``wide_only`` stays True while every mapping of data used a 64-bit DSN.
     """
 
     __slots__ = (
@@ -207,6 +208,7 @@ class DataDirection:
         "chunk_starts",
         "fin",
         "fin_frame",
+        "fin_max",
         "idsn",
         "name",
         "stored",
@@ -222,6 +224,7 @@ class DataDirection:
         self.top: int | None = None
         self.fin: int | None = None
         self.fin_frame = 0
+        self.fin_max = 0
         self.acked: int | None = None
         self.wide_only = True
         self.wide_seen = False

@@ -21,6 +21,7 @@ from . import dss
 from .connection import (
     CLOSE_LAST_SUBFLOW,
     CLOSE_TRANSITIONS,
+    FALLBACK_FAIL_REPLY,
     FALLBACK_SINGLE_SUBFLOW,
     HANDSHAKE_INITIAL_ONLY,
     CloseEvent,
@@ -201,7 +202,23 @@ class ConnectionMonitor:
                 subflow,
             )
         self.checksum_failures = []
+        self._fail_reply()
         return self.judge.take() + self.judge.overflow()
+
+    def _fail_reply(self) -> None:
+        """``fallback.fail-reply`` at the end: every MP_FAIL was answered by one (RFC 8684 §3.7)."""
+        fails = self.conn.fail_frame
+        for h in (0, 1):
+            if not fails[h]:
+                continue
+            self.judge.checks += 1
+            if fails[1 - h]:
+                continue
+            message = f"{HOSTS[1 - h]} never answered {HOSTS[h]}'s MP_FAIL (frame {fails[h]}) with its own"
+            if self.complete:
+                self.judge.breach(FALLBACK_FAIL_REPLY, (fails[h],), message)
+            else:
+                self.judge.undetermined(FALLBACK_FAIL_REPLY, (fails[h],), message + " in the capture")
 
     @property
     def closed(self) -> bool:
@@ -502,10 +519,11 @@ class ConnectionMonitor:
             )
         if opt.dsn is not None and opt.data_level_length:
             flow = self.data[h]
-            if opt.dsn_wide:
-                flow.wide_seen = True
-            else:
-                flow.wide_only = False
+            if opt.data_level_length > 1 or not opt.data_fin:  # a bare DATA_FIN carries no data
+                if opt.dsn_wide:
+                    flow.wide_seen = True
+                else:
+                    flow.wide_only = False
             assert opt.ssn is not None and opt.data_level_length is not None
             mapping = dss.Mapping(
                 flow.expand(opt.dsn, opt.dsn_wide), opt.ssn, opt.data_level_length, opt.data_fin, opt.checksum
@@ -533,6 +551,8 @@ class ConnectionMonitor:
             sub.end = f"tcprst:{opt.reason}"
 
     def _on_fail(self, seg: Segment, sub: Subflow, h: int, opt: MpFail) -> None:
+        if not seg.flags & RST and not self.conn.fail_frame[h]:
+            self.conn.fail_frame[h] = seg.frame
         if self.checksum_failures:
             self._answer_checksum_failure(seg, sub, h, "MP_FAIL")
 
@@ -587,13 +607,12 @@ class ConnectionMonitor:
         self._learn(1, opt.receiver_key)
         if conn.third_ack_keys is None:
             conn.third_ack_keys = (opt.sender_key, opt.receiver_key)
+        if not conn.dss_sent[0]:
+            conn.dss_sent[0] = seg.frame  # B knows both keys reached it: as good as a DSS for its joins
         if opt.data_length is not None and seg.payload_len:
-            if not conn.dss_sent[0]:
-                conn.dss_sent[0] = seg.frame
             idsn = self.data[0].idsn
             if idsn is not None:
                 mapping = dss.Mapping((idsn + 1) & ((1 << 64) - 1), 1, opt.data_length, False, opt.checksum)
-                self.data[0].wide_seen = True
                 dss.on_mapping(self, seg, sub, 0, mapping)
 
     def _learn(self, host: int, key: int) -> None:

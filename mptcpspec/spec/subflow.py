@@ -206,6 +206,7 @@ TRANSITIONS: dict[tuple[SubflowState, SubflowEvent], Transition] = {
     (_S.CLOSING, _E.ACK_RESPONDER): Transition(_S.CLOSING),
     (_S.CLOSING, _E.FIN): Transition(_S.CLOSING, _FIN_CHECKS),
     (_S.CLOSING, _E.RST): Transition(_S.CLOSED),
+    (_S.CLOSED, _E.SYN): Transition(_S.CLOSED),
     (_S.CLOSED, _E.ACK_OPENER): Transition(_S.CLOSED),
     (_S.CLOSED, _E.ACK_RESPONDER): Transition(_S.CLOSED),
     (_S.CLOSED, _E.FIN): Transition(_S.CLOSED),
