@@ -6,17 +6,20 @@ what ``segments_to_send(now)`` returns, sleeps until ``get_timer()``, and reads 
 application calls ``connect``, ``send``, ``close`` and ``abort``; the path manager calls
 ``add_address``, ``remove_address``, ``set_backup`` and ``open_subflow``.
 
-Every segment in and out passes through an optional observer (the spec monitor); with ``strict`` set, a
-finding of verdict violation raises ``LocalProtocolError`` (for what we sent) or ``RemoteProtocolError``.
+Every segment of the connection, in and out, passes through the spec's ``ConnectionMonitor`` (and an
+optional extra observer); the endpoint judges nothing itself.  With ``Config.strict``, a finding of
+verdict violation raises ``LocalProtocolError`` (for what we sent) or ``RemoteProtocolError``.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Protocol
 
 from ..spec.errors import LocalProtocolError, RemoteProtocolError
+from ..spec.monitor import ConnectionMonitor
 from ..spec.options import TcpRstReason
 from ..spec.rules import Finding
 from ..spec.segment import SYN, Segment
@@ -45,8 +48,10 @@ class Endpoint(Inbound):
         config = config or Config()
         key = int.from_bytes(config.random(8), "big")
         super().__init__(ConnectionState(role, config, key, DataSender(0)), deque(), now)
+        self.monitor = ConnectionMonitor(role.value)
         self.observer = observer
         self.findings: list[Finding] = []
+        self._frames = 0
 
     # --- application calls ---------------------------------------------------------------------------
 
@@ -102,8 +107,8 @@ class Endpoint(Inbound):
     def receive(self, segment: Segment, now: float) -> None:
         """Process one segment addressed to us."""
         self.now = now
-        self._observe(segment, outgoing=False)
         self._dispatch(segment, now)
+        self._observe(segment, outgoing=False)
         self._progress(now)
 
     def segments_to_send(self, now: float) -> list[Segment]:
@@ -153,6 +158,9 @@ class Endpoint(Inbound):
             sf.rto_deadline = now + sf.rto
         elif not sf.chunks:
             sf.rto_deadline = None
+            if sf.fin_queued:  # our FIN is acknowledged but the peer's never came: give up waiting
+                sf.state = SubflowState.CLOSED
+                self.events.append(ev.SubflowClosed(sf.id, reset=False))
             return
         else:
             sf.on_timeout(now)
@@ -161,9 +169,7 @@ class Endpoint(Inbound):
             and sf.timeouts > config.syn_retries
         ):
             lifecycle.drop_subflow(self.state, self.events, sf, reset=True, reason=None)
-        elif sf.timeouts > config.max_timeouts or (
-            self.state.data_level_done and sf.timeouts >= config.stale_after_timeouts
-        ):
+        elif sf.timeouts > config.max_timeouts or self._dead_while_closing(sf):
             lifecycle.reset_subflow(
                 self.state, self.events, sf, TcpRstReason.UNACCEPTABLE_PERFORMANCE, self.now
             )
@@ -172,6 +178,16 @@ class Endpoint(Inbound):
             if others:
                 sf.stale = True
                 lifecycle.reinject(self.state, sf)
+
+    def _dead_while_closing(self, sf: Subflow) -> bool:
+        """After both DATA_FINs, a subflow whose FIN keeps timing out is reset: soon when others remain,
+        after ``close_timeouts`` when it is the last (its FIN may carry the peer's last DATA_ACK)."""
+        if not self.state.data_level_done:
+            return False
+        last = all(other is sf for other in self.state.live())
+        return sf.timeouts >= (
+            self.state.config.close_timeouts if last else self.state.config.stale_after_timeouts
+        )
 
     def _progress(self, now: float) -> None:
         """Move the close along: subflow FINs after both DATA_FINs, then the connection's end."""
@@ -184,6 +200,8 @@ class Endpoint(Inbound):
                     self._reset(sf, TcpRstReason.UNSPECIFIED)
             output.queue_fins(state)
         for sf in state.live():
+            if sf.fin_queued and not sf.chunks and sf.rto_deadline is None and state.data_level_done:
+                sf.rto_deadline = now + state.config.fin_wait
             if sf.fin_queued and sf.fin_received and not sf.chunks:
                 sf.state = SubflowState.CLOSED
                 sf.rto_deadline = None
@@ -192,10 +210,16 @@ class Endpoint(Inbound):
             lifecycle.finish(self.state, self.events, reset=False, reason="closed")
 
     def _observe(self, segment: Segment, outgoing: bool) -> None:
-        if self.observer is None:
-            return
+        """Show one segment of this connection to the monitor (and the observer); strict mode raises."""
+        key = segment.flow if outgoing else (segment.dst, segment.dport, segment.src, segment.sport)
+        if key not in self.state.by_tuple:
+            return  # a reset for a stranger's segment is no part of the connection
+        self._frames += 1
+        segment = replace(segment, frame=self._frames)
         from_initiator = outgoing == (self.state.role is Role.CLIENT)
-        found = list(self.observer.step(segment, from_initiator))
+        found = self.monitor.step(segment, from_initiator)
+        if self.observer is not None:
+            found += self.observer.step(segment, from_initiator)
         self.findings += found
         violations = [f for f in found if f.is_violation]
         if violations and self.state.config.strict:

@@ -37,6 +37,10 @@ class Config:
     ``auto_join``: open a subflow to every address the peer announces.  ``strict``: a monitor finding of
     verdict violation raises.  ``random``: source of keys, nonces, ISNs and ports (``os.urandom``; tests
     pass a seeded one).  ``mptcp``: offer MPTCP at all (False gives a plain TCP endpoint).
+    Timers: a subflow whose RTO fired ``stale_after_timeouts`` times gets no new data (and its data is
+    reinjected); ``max_timeouts`` resets it; once both DATA_FINs are through, a subflow whose FIN times out
+    ``stale_after_timeouts`` times (``close_timeouts`` for the last one) is reset, and one whose FIN was
+    acknowledged waits ``fin_wait`` seconds for the peer's FIN.
     """
 
     checksum: bool = False
@@ -46,6 +50,8 @@ class Config:
     max_subflows: int = 8
     syn_retries: int = 6
     stale_after_timeouts: int = 2
+    close_timeouts: int = 4
+    fin_wait: float = 5.0
     max_timeouts: int = 12
     add_addr_interval: float = 1.0
     strict: bool = False

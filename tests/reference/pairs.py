@@ -50,6 +50,7 @@ class Pair:
         seed: int = 1,
         client_config: Config | None = None,
         server_config: Config | None = None,
+        strict: bool = True,
     ) -> None:
         rng = random.Random(seed)
         self.rng = rng
@@ -57,8 +58,8 @@ class Pair:
         self.server_log = Recorder(client_side=False)
         client_config = client_config or Config()
         server_config = server_config or Config()
-        self.client = Endpoint(Role.CLIENT, _seeded(client_config, rng), 0.0, self.client_log)
-        self.server = Endpoint(Role.SERVER, _seeded(server_config, rng), 0.0, self.server_log)
+        self.client = Endpoint(Role.CLIENT, _seeded(client_config, rng, strict), 0.0, self.client_log)
+        self.server = Endpoint(Role.SERVER, _seeded(server_config, rng, strict), 0.0, self.server_log)
         self.paths = list(paths or [Path(CLIENT, SERVER), Path(CLIENT, SERVER_2), Path(CLIENT_2, SERVER)])
         self.sim = Simulation(
             self.client, self.server, Network(self.paths, rng), frozenset({SERVER, SERVER_2})
@@ -91,8 +92,8 @@ class Pair:
         return b"".join(e.data for e in self.sim.events[side] if isinstance(e, ev.DataReceived))
 
 
-def _seeded(config: Config, rng: random.Random) -> Config:
-    return replace(config, random=rng.randbytes)
+def _seeded(config: Config, rng: random.Random, strict: bool) -> Config:
+    return replace(config, random=rng.randbytes, strict=strict)
 
 
 def exchange(pair: Pair, up: bytes, down: bytes) -> None:

@@ -5,12 +5,14 @@ Each test looks at what went over the wire (the options each side sent) and at w
 
 from __future__ import annotations
 
+import pytest
 from pairs import CLIENT, CLIENT_2, PORT, SERVER, SERVER_2, Pair, exchange
 
 from mptcpspec.reference import events as ev
 from mptcpspec.reference.sim import Path
 from mptcpspec.reference.state import Config
 from mptcpspec.spec.crypto import key_idsn, key_token
+from mptcpspec.spec.errors import RemoteProtocolError
 from mptcpspec.spec.options import (
     AddAddr,
     Dss,
@@ -107,17 +109,24 @@ def test_add_addr_is_verified_echoed_and_joined() -> None:
     assert pair.received("server") == bytes(400_000)
 
 
-def test_forged_add_addr_is_ignored() -> None:
-    pair = Pair()
-    pair.connect()
-    assert pair.established()
-    sf = pair.server.state.subflows[0]
-    forged = AddAddr(False, 5, SERVER_2, None, 0x1234)
-    segment = pair.server_log.sent[-1]
-    pair.client.receive(_with_options(segment, sf.snd_nxt, (forged,)), pair.sim.now)
-    pair.run(1.0, lambda sim: False)
-    assert not pair.events("client", ev.AddressAnnounced)
-    assert not [o for _, o in _options(pair.client_log.sent, AddAddr)]
+def test_forged_add_addr_is_ignored_and_judged() -> None:
+    for strict in (True, False):
+        pair = Pair(strict=strict)
+        pair.connect()
+        assert pair.established()
+        sf = pair.server.state.subflows[0]
+        forged = _with_options(
+            pair.server_log.sent[-1], sf.snd_nxt, (AddAddr(False, 5, SERVER_2, None, 0x1234),)
+        )
+        if strict:
+            with pytest.raises(RemoteProtocolError, match=r"add-addr\.hmac"):
+                pair.client.receive(forged, pair.sim.now)
+            continue
+        pair.client.receive(forged, pair.sim.now)
+        pair.run(1.0, lambda sim: False)
+        assert not pair.events("client", ev.AddressAnnounced)
+        assert not [o for _, o in _options(pair.client_log.sent, AddAddr)]
+        assert [f.rule.id for f in pair.client.findings if f.is_violation] == ["add-addr.hmac"]
 
 
 def _with_options(template: Segment, seq: int, options: tuple) -> Segment:
