@@ -115,12 +115,18 @@ class Program:
 
 
 class Tcpdump:
-    """tcpdump in a namespace writing ``out``; ``start`` returns once it listens, ``stop`` flushes it."""
+    """tcpdump in a namespace writing ``out``; ``start`` returns once it listens, ``stop`` flushes it.
 
-    def __init__(self, ns: _Namespace, interface: str, out: Path, *, snaplen: int = 200) -> None:
+    ``linktype`` (e.g. ``LINUX_SLL2``) asks for that link-layer header instead of the interface default.
+    """
+
+    def __init__(
+        self, ns: _Namespace, interface: str, out: Path, *, snaplen: int = 200, linktype: str | None = None
+    ) -> None:
         self.out = out
-        options = f"-i {interface} -s {snaplen} -n -U --immediate-mode -Z root -w {out} tcp"
-        self.args = ns.exec_args("tcpdump", *options.split())
+        options = f"-i {interface} -s {snaplen} -n -U --immediate-mode -Z root -w {out}"
+        link = ("-y", linktype) if linktype else ()
+        self.args = ns.exec_args("tcpdump", *options.split(), *link, "tcp")
         self.stats = ""
         self._proc: subprocess.Popen[bytes] | None = None
 

@@ -116,13 +116,15 @@ class ScenarioResult:
 
 
 def _captures(bed: Testbed, scenario: Scenario, work: Path) -> list[Tcpdump]:
-    if scenario.capture is CaptureMode.ANY:
-        interfaces = ["any"]
-    elif scenario.capture is CaptureMode.FIRST:
-        interfaces = [bed.paths[0].client_if]
-    else:
-        interfaces = [path.client_if for path in bed.paths]
-    return [Tcpdump(bed.client, name, work / f"{name}.pcap", snaplen=scenario.snaplen) for name in interfaces]
+    if scenario.capture is CaptureMode.ANY:  # older libpcaps default to LINUX_SLL (v1) on "any"
+        return [
+            Tcpdump(bed.client, "any", work / "any.pcap", snaplen=scenario.snaplen, linktype="LINUX_SLL2")
+        ]
+    paths = bed.paths[:1] if scenario.capture is CaptureMode.FIRST else bed.paths
+    return [
+        Tcpdump(bed.client, p.client_if, work / f"{p.client_if}.pcap", snaplen=scenario.snaplen)
+        for p in paths
+    ]
 
 
 def _transfer(bed: Testbed, scenario: Scenario) -> list[str]:
