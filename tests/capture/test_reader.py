@@ -327,9 +327,10 @@ def test_not_a_capture_raises_capture_error(tmp_path: Path, content: bytes) -> N
     assert "\n" not in str(error.value)
 
 
-def test_missing_file_raises_capture_error(tmp_path: Path) -> None:
-    with pytest.raises(CaptureError, match="cannot open"):
-        open_capture(tmp_path / "absent.pcap")
+def test_missing_file_or_directory_raises_capture_error(tmp_path: Path) -> None:
+    for path in (tmp_path / "absent.pcap", tmp_path):
+        with pytest.raises(CaptureError, match="cannot open"):
+            open_capture(path)
 
 
 def test_pcap_garbage_record_length_stops_with_note(tmp_path: Path) -> None:
