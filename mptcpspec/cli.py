@@ -197,8 +197,12 @@ def _cmd_capture(args: argparse.Namespace, out: TextIO) -> int:
         args.scenarios, Path(args.out), log=lambda m: print(m, file=sys.stderr)
     )
     for result in results:
-        out.write(f"{result.name}: {result.pcap}\n")
-    return EXIT_OK
+        if result.ok:
+            out.write(f"{result.name}: {result.pcap}\n")
+            continue
+        problems = [result.error] if result.error else list(result.problems)
+        out.write(f"{result.name}: FAILED: {'; '.join(problems)}\n")
+    return EXIT_OK if all(result.ok for result in results) else EXIT_VIOLATION
 
 
 # --- the parser -------------------------------------------------------------------------------------
@@ -255,6 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     capture.add_argument("scenarios", nargs="*", metavar="SCENARIO")
     capture.add_argument("--out", metavar="DIR")
     capture.add_argument("--list", action="store_true", help="list the scenarios")
+    capture.epilog = "Exit status: 0 every capture shows its feature, 1 one does not, 2 unusable arguments."
     capture.set_defaults(handler=_cmd_capture)
     return parser
 
