@@ -23,7 +23,7 @@ from ..capture import CaptureError, open_capture
 from ..spec.monitor import ConnectionMonitor, MonitorEvent
 from ..spec.options import MpCapable, MpJoinSyn, MpJoinSynAck
 from ..spec.rules import Finding
-from ..spec.segment import ACK, SYN, Segment
+from ..spec.segment import ACK, FIN, RST, SYN, Segment
 from ..spec.subflow import Subflow, check_join_synack_hmac
 from .results import ConnectionSummary, FileReport, Note, SeriesPoint, SubflowSummary
 
@@ -33,18 +33,20 @@ Key = tuple[str, int, str, int]
 _RETIRE_AFTER = 2000  # segments a closed connection still receives before it is summarised
 _RETIRED_FLOWS = 4096  # flows of summarised connections whose stragglers are dropped silently
 _HOSTS = "AB"
+_FIN_RST = FIN | RST
 
 
 class _Live:
     """A connection being monitored, the flows that lead to it, and its sequence-graph points."""
 
-    __slots__ = ("closed_at", "flows", "monitor", "series", "tokens_registered")
+    __slots__ = ("closed_at", "flows", "monitor", "series", "tokens_done", "tokens_registered")
 
     def __init__(self, monitor: ConnectionMonitor) -> None:
         self.monitor = monitor
         self.flows: list[Key] = []
         self.series: list[SeriesPoint] = []
         self.tokens_registered = [False, False]
+        self.tokens_done = False
         self.closed_at = 0
 
 
@@ -92,9 +94,9 @@ class _Demux:
         found = monitor.step(seg, from_initiator)
         if found:
             self.findings.extend(found)
-        if seg.mptcp and not all(live.tokens_registered):
+        if seg.mptcp and not live.tokens_done:
             self._register_tokens(live)
-        if not live.closed_at and monitor.closed:
+        if seg.flags & _FIN_RST and not live.closed_at and monitor.closed:
             live.closed_at = self.seen
             self.closing[id(live)] = live
 
@@ -209,6 +211,7 @@ class _Demux:
             if token is not None and not live.tokens_registered[host]:
                 self.tokens[token] = (live, host)
                 live.tokens_registered[host] = True
+        live.tokens_done = all(live.tokens_registered)
 
     def _retire(self, live: _Live) -> None:
         self.closing.pop(id(live), None)

@@ -35,6 +35,7 @@ __all__ = [
     "HANDSHAKE_LAYOUT",
     "HANDSHAKE_UNSOLICITED",
     "HANDSHAKE_VERSION",
+    "QUIET_PHASES",
     "RULES",
     "TRANSITIONS",
     "CloseEvent",
@@ -253,6 +254,12 @@ TRANSITIONS: dict[tuple[ConnPhase, ConnEvent], PhaseTransition] = {
 """The connection machine.  Pairs not listed keep the phase and give a ``subflow.state`` finding."""
 
 
+QUIET_PHASES = frozenset(
+    phase for phase in ConnPhase if TRANSITIONS.get((phase, ConnEvent.MPTCP)) == PhaseTransition(phase)
+)
+"""Phases where a segment with ordinary MPTCP options changes nothing and checks nothing (fast path)."""
+
+
 class CloseState(enum.Enum):
     """One endpoint's data-level state, RFC 8684 appendix D."""
 
@@ -349,6 +356,7 @@ class Connection:
         "infinite_subflow",
         "keys",
         "phase",
+        "quiet",
         "syn_capable",
         "synack_isn",
         "synack_kinds",
@@ -360,6 +368,7 @@ class Connection:
 
     def __init__(self) -> None:
         self.phase = ConnPhase.NEW
+        self.quiet = False
         self.version: int | None = None
         self.version_proposed: int | None = None
         self.syn_capable = False

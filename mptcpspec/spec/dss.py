@@ -34,7 +34,7 @@ from .mapping import (
     relative,
 )
 from .segment import SYN, Segment
-from .subflow import Subflow
+from .subflow import Mapping, Subflow
 from .verdicts import Judge
 
 __all__ = ["DataContext", "Mapping", "on_data_ack", "on_mapping"]
@@ -57,28 +57,14 @@ class DataContext(Context, Protocol):
     def checksum_failed(self, seg: Segment, sub: Subflow, h: int, dsn: int, message: str) -> None: ...
 
 
-class Mapping:
-    """One mapping as announced: 64-bit DSN, relative SSN, data-level length, DATA_FIN flag, checksum."""
-
-    __slots__ = ("checksum", "dsn", "fin", "length", "ssn")
-
-    def __init__(self, dsn: int, ssn: int, length: int, fin: bool, checksum: int | None) -> None:
-        self.dsn = dsn
-        self.ssn = ssn
-        self.length = length
-        self.fin = fin
-        self.checksum = checksum
-
-
-def on_mapping(m: DataContext, seg: Segment, sub: Subflow, h: int, mp: Mapping) -> None:
-    """A mapping sent by host ``h`` on ``sub`` (RFC 8684 §3.3.1)."""
+def on_mapping(m: DataContext, seg: Segment, sub: Subflow, h: int, mp: Mapping, *, repeated: bool) -> None:
+    """A mapping sent by host ``h`` on ``sub`` (RFC 8684 §3.3.1); ``repeated``: the same mapping as this
+    subflow direction's last one (only the segment's own bytes are new)."""
     judge, conn, flow = m.judge, m.conn, m.data[h]
-    _checksum_presence(judge, conn, seg, sub, mp)
     data_len = mp.length - 1 if mp.fin else mp.length
-    key = (mp.ssn, mp.dsn, mp.length)
-    if sub.last_mapping[h] != key:
+    if not repeated:
+        _checksum_presence(judge, conn, seg, sub, mp)
         _new_mapping(m, seg, sub, h, mp, data_len)
-        sub.last_mapping[h] = key
     if seg.payload_len:
         _segment_data(m, seg, sub, h, flow, mp, data_len)
     elif mp.checksum is not None and data_len == 0 and conn.checksums:
@@ -288,8 +274,12 @@ def _checksum(
 def on_data_ack(m: DataContext, seg: Segment, sub: Subflow, h: int, value: int, wide: bool) -> None:
     """A DATA_ACK sent by host ``h``, for the data of the other host (RFC 8684 §3.3.2)."""
     judge, flow = m.judge, m.data[1 - h]
-    ack = flow.expand(value, wide)
     judge.checks += 1
+    seen = (value, wide, flow.fin_max)
+    if seen == flow.ack_seen:  # the same DATA_ACK again, judged already
+        return
+    flow.ack_seen = seen
+    ack = flow.expand(value, wide)
     if flow.idsn is not None and relative(ack, flow.idsn) < 1:
         judge.breach(
             DATA_ACK_BEFORE_IDSN,

@@ -202,6 +202,7 @@ class DataDirection:
     """
 
     __slots__ = (
+        "ack_seen",
         "acked",
         "base",
         "chunk_data",
@@ -226,6 +227,7 @@ class DataDirection:
         self.fin_frame = 0
         self.fin_max = 0
         self.acked: int | None = None
+        self.ack_seen: tuple[int, bool, int] | None = None
         self.wide_only = True
         self.wide_seen = False
         self.chunk_starts: list[int] = []

@@ -24,6 +24,7 @@ from .connection import (
     FALLBACK_FAIL_REPLY,
     FALLBACK_SINGLE_SUBFLOW,
     HANDSHAKE_INITIAL_ONLY,
+    QUIET_PHASES,
     CloseEvent,
     CloseState,
     Connection,
@@ -51,8 +52,8 @@ from .options import (
 )
 from .paths import PathState
 from .rules import Finding, Level, Rule
-from .segment import ACK, RST, SYN, URG, Segment
-from .subflow import SUBFLOW_STATE, Subflow, SubflowEvent, SubflowState, classify
+from .segment import ACK, FIN, RST, SYN, URG, Segment
+from .subflow import QUIET_STATES, SUBFLOW_STATE, Subflow, SubflowEvent, SubflowState, classify
 from .subflow import TRANSITIONS as SUBFLOW_TRANSITIONS
 from .verdicts import Judge
 
@@ -112,6 +113,7 @@ class MonitorEvent:
 
 Observer = Callable[[MonitorEvent], None]
 _DIRECTIONS = ("A>B", "B>A")
+_SYN_FIN_RST_URG = SYN | FIN | RST | URG
 Key = tuple[str, int, str, int]
 
 
@@ -169,10 +171,23 @@ class ConnectionMonitor:
         self.last_frame = seg.frame
         self.end_time = seg.time
         sub.track(seg, h)
-        if seg.option_errors:
-            self._malformed(seg, sub, h)
         options = seg.mptcp
         conn = self.conn
+        if (
+            len(options) == 1
+            and type(options[0]) is Dss
+            and options[0].data_level_length != 0
+            and conn.quiet
+            and sub.quiet
+            and not seg.flags & _SYN_FIN_RST_URG
+            and not seg.option_errors
+        ):
+            # The tables' quiet pairs ((established, mptcp) and (established, ack)) change nothing and
+            # check nothing: only the DSS itself remains to be judged.
+            self._on_dss(seg, sub, h, options[0])
+            return self.judge.take()
+        if seg.option_errors:
+            self._malformed(seg, sub, h)
         if conn.phase is ConnPhase.FALLBACK:
             self._fallback_knowledge(seg, h)
         event = self._conn_event(seg, sub, h, options)
@@ -380,6 +395,7 @@ class ConnectionMonitor:
             conn.fastclose_frame[h] = seg.frame
         if transition.next is not before:
             conn.phase = transition.next
+            conn.quiet = transition.next in QUIET_PHASES
             if self.observer is not None:
                 self._emit_transition(
                     seg.frame, sub.name, h, "connection", event.value, before.value, transition.next.value
@@ -431,6 +447,7 @@ class ConnectionMonitor:
             sub.end = "fin"
         if transition.next is not before:
             sub.state = transition.next
+            sub.quiet = transition.next in QUIET_STATES
             if self.observer is not None:
                 self._emit_transition(
                     seg.frame, sub.name, h, "subflow", event.value, before.value, transition.next.value
@@ -517,20 +534,33 @@ class ConnectionMonitor:
                 f"DSS reserved bits {opt.reserved:#x} (expected 0)",
                 sub.name,
             )
-        if opt.dsn is not None and opt.data_level_length:
-            flow = self.data[h]
-            if opt.data_level_length > 1 or not opt.data_fin:  # a bare DATA_FIN carries no data
-                if opt.dsn_wide:
-                    flow.wide_seen = True
-                else:
-                    flow.wide_only = False
-            assert opt.ssn is not None and opt.data_level_length is not None
-            mapping = dss.Mapping(
-                flow.expand(opt.dsn, opt.dsn_wide), opt.ssn, opt.data_level_length, opt.data_fin, opt.checksum
-            )
-            dss.on_mapping(self, seg, sub, h, mapping)
+        dsn = opt.dsn
+        if dsn is not None and opt.data_level_length:
+            raw = (dsn, opt.ssn, opt.data_level_length, opt.checksum, opt.data_fin)
+            if raw == sub.mapping_raw[h]:  # Linux repeats a mapping on each of its segments
+                mapping = sub.mapping[h]
+                assert mapping is not None
+                dss.on_mapping(self, seg, sub, h, mapping, repeated=True)
+            else:
+                mapping = self._mapping(opt, h)
+                sub.mapping_raw[h] = raw
+                sub.mapping[h] = mapping
+                dss.on_mapping(self, seg, sub, h, mapping, repeated=False)
         if opt.data_ack is not None:
             dss.on_data_ack(self, seg, sub, h, opt.data_ack, opt.data_ack_wide)
+
+    def _mapping(self, opt: Dss, h: int) -> dss.Mapping:
+        """A new DSS mapping of host ``h``, its DSN made 64-bit (RFC 8684 §3.3.1)."""
+        flow = self.data[h]
+        assert opt.dsn is not None and opt.ssn is not None and opt.data_level_length is not None
+        if opt.data_level_length > 1 or not opt.data_fin:  # a bare DATA_FIN carries no data
+            if opt.dsn_wide:
+                flow.wide_seen = True
+            else:
+                flow.wide_only = False
+        return dss.Mapping(
+            flow.expand(opt.dsn, opt.dsn_wide), opt.ssn, opt.data_level_length, opt.data_fin, opt.checksum
+        )
 
     def _on_add_addr(self, seg: Segment, sub: Subflow, h: int, opt: AddAddr | AddAddrV0) -> None:
         if not self.conn.dss_sent[h]:
@@ -613,7 +643,10 @@ class ConnectionMonitor:
             idsn = self.data[0].idsn
             if idsn is not None:
                 mapping = dss.Mapping((idsn + 1) & ((1 << 64) - 1), 1, opt.data_length, False, opt.checksum)
-                dss.on_mapping(self, seg, sub, 0, mapping)
+                key = (mapping.dsn, 1, opt.data_length, opt.checksum, False)
+                dss.on_mapping(self, seg, sub, 0, mapping, repeated=key == sub.mapping_raw[0])
+                sub.mapping_raw[0] = key
+                sub.mapping[0] = mapping
 
     def _learn(self, host: int, key: int) -> None:
         """Record a key; once the version is known, tokens and IDSNs follow (RFC 8684 §3.1)."""

@@ -32,9 +32,11 @@ __all__ = [
     "JOIN_SYNACK_HMAC",
     "JOIN_SYNACK_OPTION",
     "JOIN_TOKEN",
+    "QUIET_STATES",
     "RULES",
     "SUBFLOW_STATE",
     "TRANSITIONS",
+    "Mapping",
     "Subflow",
     "SubflowEvent",
     "SubflowState",
@@ -216,6 +218,17 @@ TRANSITIONS: dict[tuple[SubflowState, SubflowEvent], Transition] = {
 before the SYN/ACK, ...) keep the state and give a ``subflow.state`` finding."""
 
 
+QUIET_STATES = frozenset(
+    state
+    for state in SubflowState
+    if all(
+        TRANSITIONS.get((state, event)) == Transition(state)
+        for event in (SubflowEvent.ACK_OPENER, SubflowEvent.ACK_RESPONDER)
+    )
+)
+"""States where a plain ACK (no SYN, FIN or RST) changes nothing and checks nothing: the fast path."""
+
+
 def classify(flags: int, from_opener: bool) -> SubflowEvent:
     """The subflow event a segment with TCP ``flags`` is, sent by the opener or by the responder."""
     if flags & RST:
@@ -248,6 +261,20 @@ def check_join_ack_hmac(
     return hmac.compare_digest(mac[:20], expected[:20])
 
 
+class Mapping:
+    """One DSS mapping as announced: 64-bit ``dsn``, relative ``ssn``, data-level ``length``, DATA_FIN
+    flag and checksum (RFC 8684 §3.3.1)."""
+
+    __slots__ = ("checksum", "dsn", "fin", "length", "ssn")
+
+    def __init__(self, dsn: int, ssn: int, length: int, fin: bool, checksum: int | None) -> None:
+        self.dsn = dsn
+        self.ssn = ssn
+        self.length = length
+        self.fin = fin
+        self.checksum = checksum
+
+
 class Subflow:
     """What the monitor knows about one subflow.
 
@@ -272,13 +299,15 @@ class Subflow:
         "join_synack",
         "kind",
         "last_frame",
-        "last_mapping",
         "lossy",
         "map_top",
+        "mapping",
+        "mapping_raw",
         "mappings",
         "name",
         "opener",
         "packets",
+        "quiet",
         "responder_acked",
         "snd_end",
         "state",
@@ -294,6 +323,7 @@ class Subflow:
         self.opener = opener
         self.kind = "unknown"
         self.state = SubflowState.NEW
+        self.quiet = False
         self.isn: list[int | None] = [None, None]
         self.snd_end: list[int | None] = [None, None]
         self.lossy = [False, False]
@@ -312,10 +342,11 @@ class Subflow:
         self.first_frame = frame
         self.last_frame = frame
         self.packets = 0
-        self.last_mapping: list[tuple[int, int, int] | None] = [None, None]
         self.mappings: tuple[list[tuple[int, int, int, int]], list[tuple[int, int, int, int]]] = ([], [])
         self.map_top: list[int | None] = [None, None]
         self.csum: list[tuple[tuple[int, int, int], bytearray] | None] = [None, None]
+        self.mapping_raw: list[tuple[int, int | None, int, int | None, bool] | None] = [None, None]
+        self.mapping: list[Mapping | None] = [None, None]
 
     def relative_seq(self, d: int, seq: int) -> int | None:
         """``seq`` of direction ``d`` relative to that direction's ISN, or None when the ISN is unknown."""
