@@ -119,7 +119,9 @@ def run_case(stack: Stack, case: Case, port: int, *, capture_dir: Path | None = 
         tester.drain(0.05)
         tester.stop_app()
     findings = judge_conversation(case.name, tester.conversation, case.role)
-    violations = [v for v in stack_violations(findings, tester.conversation) if v.rule.id not in case.unjudged]
+    violations = [
+        v for v in stack_violations(findings, tester.conversation) if v.rule.id not in case.unjudged
+    ]
     if violations and status is Status.PASSED:
         first = violations[0]
         status, frames = Status.FAILED, first.frames
@@ -208,8 +210,12 @@ def junit_xml(suite: SuiteResult) -> str:
             ET.SubElement(element, "failure", type=result.case.citation, message=result.message)
         elif result.status in (Status.UNSUPPORTED, Status.SKIPPED):
             ET.SubElement(element, "skipped", message=f"{result.status.value}: {result.message}")
-        text = result.message if result.deviation is None else (
-            f"expected deviation ({result.deviation.clause}): {result.deviation.evidence}; {result.message}")
+        text = (
+            result.message
+            if result.deviation is None
+            else f"expected deviation ({result.deviation.clause}): {result.deviation.evidence}; "
+            + result.message
+        )
         ET.SubElement(element, "system-out").text = text
     root.set("tests", str(len(suite.results)))
     root.set("failures", str(suite.count(Status.FAILED)))

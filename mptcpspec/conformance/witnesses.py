@@ -98,7 +98,8 @@ MODELS: tuple[Model, ...] = (
           lambda f: f["csum"] == 0),
     Model("handshake.checksum-flag", (_flag("A_syn"), _flag("A_synack"), _flag("A_ack")), _true,
           lambda f: f["A_ack"] == f["A_syn"] | f["A_synack"]),
-    Model("handshake.version", (("v_syn", 4), ("v_synack", 4)), _true, lambda f: z3.ULE(f["v_synack"], f["v_syn"])),
+    Model("handshake.version", (("v_syn", 4), ("v_synack", 4)), _true,
+          lambda f: z3.ULE(f["v_synack"], f["v_syn"])),
     Model("handshake.hmac-flag", (("flags", 8),), _true, lambda f: f["flags"] & 0x1F != 0),
     Model("handshake.extensibility-flag", (("flags", 8),), _true, lambda f: f["flags"] & 0x40 == 0),
     Model("tcprst.reason", (("reason", 8),), _true, lambda f: z3.ULE(f["reason"], 6)),
@@ -106,7 +107,8 @@ MODELS: tuple[Model, ...] = (
     Model("dss.reserved-flags", (("reserved", 7),), _true, lambda f: f["reserved"] == 0),
     Model("join.reserved-flags", (("flags", 4),), _true, lambda f: f["flags"] & 0xE == 0),
     Model("add-addr.reserved-flags", (("reserved", 3),), _true, lambda f: f["reserved"] == 0),
-    Model("prio.layout", (("version", 4), ("length", 8)), lambda f: f["version"] == 1, lambda f: f["length"] == 3),
+    Model("prio.layout", (("version", 4), ("length", 8)), lambda f: f["version"] == 1,
+          lambda f: f["length"] == 3),
 )  # fmt: skip
 """Every modelled rule (``dss.dsn32-inference`` is the 32-bit DSN inference window of RFC 8684 §3.3.1, a
 property the monitor relies on rather than a catalogue rule)."""

@@ -140,7 +140,9 @@ class KernelStack(Stack):
         ns.sysctl("net.mptcp.checksum_enabled", int(config.checksum))
         ns.mptcp_limits(subflows=config.subflows, add_addr_accepted=config.add_addr_accepted)
         ns.ip("mptcp", "endpoint", "flush")
-        flags = [flag for flag, on in (("subflow", config.join_from_alt), ("signal", config.announce_alt)) if on]
+        flags = [
+            flag for flag, on in (("subflow", config.join_from_alt), ("signal", config.announce_alt)) if on
+        ]
         for version in (4, 6) if flags else ():
             ns.mptcp_endpoint(self.stack_alt_addr(version), _TUN, 10 + version, *flags)
         self._config = config

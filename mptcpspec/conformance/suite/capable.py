@@ -40,11 +40,12 @@ class _SynOffer:
 
 
 _KEY = 0x0123456789ABCDEF
+_UNPARSED_SYN = ("handshake.unsolicited",)  # the monitor cannot parse an unknown version's option
 _SYN_OFFERS = (
     _SynOffer("v0-offered", "a v0 SYN (key in the SYN); a v1-only stack answers plain TCP or v0",
               serialize(MpCapable(0, HMAC_SHA256, _KEY)), (_TCP,)),
     *(_SynOffer(f"version-{v}", f"an unknown version {v}: answer with a version no higher, or TCP",
-                _raw_capable(v, HMAC_SHA256), (_MPTCP, _TCP), ("handshake.unsolicited",)) for v in (2, 3, 8, 15)),
+                _raw_capable(v, HMAC_SHA256), (_MPTCP, _TCP), _UNPARSED_SYN) for v in (2, 3, 8, 15)),
     _SynOffer("no-crypto-flag", "no crypto algorithm flag (D-H all 0): the option is invalid, ignore it",
               _raw_capable(1, 0), (_TCP,)),
     _SynOffer("unknown-crypto-flag", "only an unassigned algorithm flag (G): no common algorithm",
@@ -67,7 +68,7 @@ def _syn_offer_case(offer: _SynOffer) -> Case:
             _MPTCP: lambda s: synack(flow)(s) and _is_v1(option(s, MpCapable)),
             _TCP: bare_synack(flow),
         }
-        answer, reply = t.expect_any({k: v for k, v in alternatives.items() if k in offer.allowed})
+        answer, _ = t.expect_any({k: v for k, v in alternatives.items() if k in offer.allowed})
         t.send(flow, RST)  # the case is over
         return f"answered with a {answer}"
 
@@ -75,7 +76,9 @@ def _syn_offer_case(offer: _SynOffer) -> Case:
 
 
 def _is_v1(capable: MpCapable | None) -> bool:
-    return capable is not None and capable.version == 1 and capable.hmac_sha and capable.sender_key is not None
+    return (
+        capable is not None and capable.version == 1 and capable.hmac_sha and capable.sender_key is not None
+    )
 
 
 def _v1_synack(t: Tester) -> str:
@@ -95,7 +98,9 @@ def _checksums(t: Tester, *, tester_flag: bool) -> str:
     synack_segment = next(s for s in t.from_stack() if s.syn)
     capable = option(synack_segment, MpCapable)
     if t.case.config.checksum and (capable is None or not capable.checksum_required):
-        raise CaseFailed("the stack requires checksums but its SYN/ACK has no A flag", (synack_segment.frame,))
+        raise CaseFailed(
+            "the stack requires checksums but its SYN/ACK has no A flag", (synack_segment.frame,)
+        )
     if not session.checksum:
         raise CaseFailed("checksums were not negotiated although a side required them")
     session.upload()

@@ -70,7 +70,7 @@ class Case:
     section: str
     description: str
     body: Callable[[Tester], str] = field(repr=False, compare=False)
-    config: StackConfig = StackConfig()
+    config: StackConfig = field(default_factory=StackConfig)
     role: Role = Role.SERVER
     up: int = 1000
     down: int = 500

@@ -57,7 +57,9 @@ def _forms_case(wide: bool, ack_wide: bool, checksum: bool) -> Case:
     name = f"dss.dsn{64 if wide else 32}-ack{64 if ack_wide else 32}" + ("-checksum" if checksum else "")
     description = f"mappings with {'64' if wide else '32'}-bit DSNs and {'64' if ack_wide else '32'}-bit " \
                   f"DATA_ACKs{' and checksums' if checksum else ''}"  # fmt: skip
-    return _data_case(name, description, lambda s: _upload(s, wide=wide, ack_wide=ack_wide), checksum=checksum)
+    return _data_case(
+        name, description, lambda s: _upload(s, wide=wide, ack_wide=ack_wide), checksum=checksum
+    )
 
 
 def _spanning(session: Session, segments: int, *, repeat: bool, order: tuple[int, ...] = ()) -> None:
@@ -74,6 +76,13 @@ def _spanning(session: Session, segments: int, *, repeat: bool, order: tuple[int
         session.tester.send(flow, ACK, options, payload=part, seq=(first_seq + index * size) % (1 << 32))
     flow.snd_nxt = (first_seq + len(data)) % (1 << 32)
     session.advance(len(data))
+
+
+def _spans_case(segments: int, repeat: bool, checksum: bool) -> Case:
+    name = f"dss.mapping-spans-{segments}{'-repeated' if repeat else ''}{'-checksum' if checksum else ''}"
+    text = f"one mapping over {segments} segments, {'repeated on each' if repeat else 'on the first only'}"
+    return _data_case(name, text + (", checksummed" if checksum else ""),
+                      lambda s: _spanning(s, segments, repeat=repeat), checksum=checksum)  # fmt: skip
 
 
 def _out_of_order(session: Session) -> None:
@@ -101,12 +110,16 @@ def _bad_checksum(t: Tester) -> str:
         t.expect("DATA_ACK of the good data", session.acks_all)
     payload = stream(8684, 1000)[500 * good :]
     dss = session.mapping(session.flow, payload)
-    broken = Dss(dss.data_ack, True, dss.dsn, True, dss.ssn, dss.data_level_length, (dss.checksum or 0) ^ 0x5A5A)
+    broken = Dss(
+        dss.data_ack, True, dss.dsn, True, dss.ssn, dss.data_level_length, (dss.checksum or 0) ^ 0x5A5A
+    )
     t.send(session.flow, ACK, (broken,), payload=payload)
     fail = t.expect("MP_FAIL", lambda s: option(s, MpFail) is not None, 2.0)
     value = option(fail, MpFail)
     if value is None or value.dsn != session.snd_dsn:
-        raise CaseFailed(f"MP_FAIL names DSN {value and value.dsn:#x}, not {session.snd_dsn:#x}", (fail.frame,))
+        raise CaseFailed(
+            f"MP_FAIL names DSN {value and value.dsn:#x}, not {session.snd_dsn:#x}", (fail.frame,)
+        )
     late = [s.frame for s in t.drain() if (ack := session.data_ack_of(s)) and ack > session.snd_dsn]
     if late:
         raise CaseFailed("the stack acknowledged data whose checksum failed", tuple(late))
@@ -117,8 +130,11 @@ def _out_of_window(t: Tester) -> str:
     session = _session(t)
     far = (session.snd_dsn + (1 << 40)) & ((1 << 64) - 1)
     t.send(session.flow, ACK, (session.mapping(session.flow, b"x" * 100, dsn=far),), payload=b"x" * 100)
-    t.expect_silence("DATA_ACK beyond what was sent in window",
-                     lambda s: (ack := session.data_ack_of(s)) is not None and ack != session.snd_dsn, 0.3)
+    t.expect_silence(
+        "DATA_ACK beyond what was sent in window",
+        lambda s: (ack := session.data_ack_of(s)) is not None and ack != session.snd_dsn,
+        0.3,
+    )
     session.upload()
     t.expect("DATA_ACK of the in-window data", session.acks_all)
     return "data 2^40 beyond the window dropped without a DATA_ACK, later data acknowledged"
@@ -188,7 +204,7 @@ def _fin_retransmitted(t: Tester) -> str:
         dss = dss_of(segment)
         if dss is not None and dss.data_fin:
             fins.append(session.data_fin_dsn or 0)
-        if segment.payload_len or dss is not None and dss.data_fin:
+        if segment.payload_len or (dss is not None and dss.data_fin):
             held = (session.rcv_dsn - int(session.data_fin_dsn is not None)) & _MASK64
             t.send(session.flow, ACK, (Dss(data_ack=held, data_ack_wide=True),))
     if fins[0] != fins[1]:
@@ -198,13 +214,12 @@ def _fin_retransmitted(t: Tester) -> str:
 
 
 _MASK64 = (1 << 64) - 1
+_SPANS = ((2, False, False), (3, False, False), (3, True, False), (3, False, True), (3, True, True))
+"""(segments per mapping, mapping repeated on each segment, checksums)"""
 
 CASES = (
     *(_forms_case(w, a, c) for c in (False, True) for w in (True, False) for a in (True, False)),
-    *(_data_case(f"dss.mapping-spans-{n}{'-repeated' if r else ''}{'-checksum' if c else ''}",
-                 f"one mapping over {n} segments, {'repeated on each' if r else 'on the first only'}"
-                 f"{', checksummed' if c else ''}", lambda s, n=n, r=r: _spanning(s, n, repeat=r), checksum=c)
-      for n, r, c in ((2, False, False), (3, False, False), (3, True, False), (3, False, True), (3, True, True))),
+    *(_spans_case(n, r, c) for n, r, c in _SPANS),
     _data_case("dss.out-of-order-mappings", "the second of two mappings arrives first", _out_of_order),
     _data_case("dss.out-of-order-in-mapping", "the tail of a spanning mapping arrives before its head",
                lambda s: _spanning(s, 3, repeat=False, order=(2, 1, 0))),
@@ -226,7 +241,8 @@ CASES = (
     Case("data-ack.tester-stale", "3.3.2", "a DATA_ACK far below the stack's IDSN does not disturb it",
          _data_ack_variant(lambda s: Dss(data_ack=(s.rcv_dsn - (1 << 40)) & _MASK64, data_ack_wide=True))),
     Case("data-fin.on-data", "3.3.3", "DATA_FIN on the last data segment", _fin_on_data),
-    Case("data-fin.with-tcp-fin", "3.3.3", "a bare DATA_FIN together with the subflow FIN", _fin_with_tcp_fin),
+    Case("data-fin.with-tcp-fin", "3.3.3", "a bare DATA_FIN together with the subflow FIN",
+         _fin_with_tcp_fin),
     Case("data-fin.client-first", "3.3.3", "the stack (client) sends DATA_FIN first; both close",
          lambda t: accept_session(t).close(), role=Role.CLIENT),
     Case("data-fin.client-32bit-acks", "3.3.3", "the stack's DATA_FIN acknowledged with a 32-bit DATA_ACK",

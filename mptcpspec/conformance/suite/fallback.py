@@ -64,8 +64,13 @@ def _after(prepare: Callable[[Session], int]) -> Callable[[Tester], str]:
     def body(t: Tester) -> str:
         session = open_session(t)
         sent = prepare(session)
-        answer, _ = t.expect_any({"plain ACK (fallback)": plain(session.flow), "RST": reset(session.flow),
-                                  "DATA_ACK": lambda s: session.flow.inbound(s) and session.acks_all(s)})
+        answer, _ = t.expect_any(
+            {
+                "plain ACK (fallback)": plain(session.flow),
+                "RST": reset(session.flow),
+                "DATA_ACK": lambda s: session.flow.inbound(s) and session.acks_all(s),
+            }
+        )
         if answer == "RST":
             return "the stack reset the subflow (its only one): allowed when it cannot fall back"
         return plain_exchange(t, session.flow, sent)

@@ -65,10 +65,12 @@ def join(
     return flow, t.expect("fourth ACK", lambda s: flow.inbound(s) and not s.syn)
 
 
-def _join_then_transfer(t: Tester, *, may_refuse: bool = False, **kwargs: bool) -> str:
+def _join_then_transfer(
+    t: Tester, *, may_refuse: bool = False, alt: bool = True, backup: bool = False, remote_alt: bool = False
+) -> str:
     """A valid join, then the rest of the upload on it; ``may_refuse``: a RST is an allowed answer."""
     session = established(t)
-    flow, reply = join(session, **kwargs)
+    flow, reply = join(session, alt=alt, backup=backup, remote_alt=remote_alt)
     if reply.rst and not may_refuse:
         raise CaseFailed("the stack reset a valid join", (reply.frame,))
     _rest_on(session, session.flow if reply.rst else flow)
@@ -103,7 +105,9 @@ def _stack_join(t: Tester, tamper: str = "") -> str:
     request = option(syn, MpJoinSyn)
     assert request is not None
     if request.token != key_token(session.local_key):
-        raise CaseFailed(f"join token {request.token:#x}, ours is {key_token(session.local_key):#x}", (syn.frame,))
+        raise CaseFailed(
+            f"join token {request.token:#x}, ours is {key_token(session.local_key):#x}", (syn.frame,)
+        )
     flow = t.accept_flow(syn)
     mac = join_synack_hmac(session.local_key, session.remote_key, NONCE_B, request.nonce)
     if tamper == "synack-hmac":

@@ -10,26 +10,35 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ...spec.crypto import add_addr_hmac
-from ...spec.options import AddAddr, MpFastclose, MpPrio, MpTcpRst, RemoveAddr, TcpRstReason
-from ...spec.segment import ACK, RST
+from ...spec.options import AddAddr, MpFastclose, MpPrio, MptcpOption, MpTcpRst, RemoveAddr, TcpRstReason
+from ...spec.segment import ACK, RST, Segment
 from ..stacks.base import StackConfig
 from .case import Case, CaseFailed
 from .join import _rest_on, established, join
 from .matches import option, reset
 from .session import Session, open_session
-from .tester import Tester
+from .tester import Match, Tester
 
 __all__ = ["CASES"]
 
 
-def _announce(session: Session, address: str, port: int | None, *, good_hmac: bool = True, aid: int = 5) -> None:
+def _announce(
+    session: Session, address: str, port: int | None, *, good_hmac: bool = True, aid: int = 5
+) -> None:
     mac = add_addr_hmac(session.local_key, session.remote_key, aid, address, port) ^ (0 if good_hmac else 1)
     session.tester.send(session.flow, ACK, (AddAddr(False, aid, address, port, mac),))
 
 
-def _echo_of(address: str, port: int | None, aid: int) -> Callable[[Tester], bool]:
-    return lambda s: (o := option(s, AddAddr)) is not None and o.echo and (o.address_id, o.address, o.port) == (
-        aid, address, port)  # fmt: skip
+def _echo_of(address: str, port: int | None, aid: int) -> Match:
+    def match(segment: Segment) -> bool:
+        echo = option(segment, AddAddr)
+        return (
+            echo is not None
+            and echo.echo
+            and (echo.address_id, echo.address, echo.port) == (aid, address, port)
+        )
+
+    return match
 
 
 def _add_addr_case(name: str, v6: bool, port: bool, good: bool) -> Case:
@@ -39,7 +48,7 @@ def _add_addr_case(name: str, v6: bool, port: bool, good: bool) -> Case:
         number = 5555 if port else None
         _announce(session, address, number, good_hmac=good)
         if good:
-            t.expect("ADD_ADDR echo", _echo_of(address, number, 5))  # type: ignore[arg-type]
+            t.expect("ADD_ADDR echo", _echo_of(address, number, 5))
         else:
             t.expect_silence("ADD_ADDR echo of an announcement with a bad HMAC",
                              lambda s: option(s, AddAddr) is not None)  # fmt: skip
@@ -48,7 +57,8 @@ def _add_addr_case(name: str, v6: bool, port: bool, good: bool) -> Case:
         return f"ADD_ADDR {address} port {number} {verdict}; {session.close()}"
 
     text = f"{'an IPv6' if v6 else 'an IPv4'} ADD_ADDR{' with a port' if port else ''}" + (
-        " is echoed" if good else " with a wrong HMAC is ignored")
+        " is echoed" if good else " with a wrong HMAC is ignored"
+    )
     return Case(name, "3.4.1", text, body)
 
 
@@ -83,14 +93,16 @@ def _remove_join(t: Tester) -> str:
     return f"REMOVE_ADDR closed the joined subflow with a {answer}; {session.close()}"
 
 
-def _goes_on(*options_of: Callable[[Session], object], with_join: bool = False) -> Callable[[Tester], str]:
+def _goes_on(
+    *options_of: Callable[[Session], MptcpOption], with_join: bool = False
+) -> Callable[[Tester], str]:
     """A case where the stack must carry on: send each option on a pure ACK, then finish the transfer."""
 
     def body(t: Tester) -> str:
         session = established(t)
         flow = join(session)[0] if with_join else session.flow
         for make in options_of:
-            t.send(flow, ACK, (session.ack_option(), make(session)))  # type: ignore[arg-type]
+            t.send(flow, ACK, (session.ack_option(), make(session)))
         t.expect_silence("RST", lambda s: s.rst, 0.3)
         _rest_on(session, session.flow)
         return "ignored as it should be; " + session.close()

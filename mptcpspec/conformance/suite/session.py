@@ -252,11 +252,15 @@ def accept_session(tester: Tester, *, flags: int = HMAC_SHA256, key: int | None 
     """The stack opens a v1 connection to the tester: its SYN, our SYN/ACK with our key, its third ACK
     (or first data) echoing both keys.  Starts the stack's application."""
     tester.start_app()
-    syn = tester.expect("SYN with MP_CAPABLE", lambda s: s.syn and not s.has_ack and capable_of(s) is not None)
+    syn = tester.expect(
+        "SYN with MP_CAPABLE", lambda s: s.syn and not s.has_ack and capable_of(s) is not None
+    )
     flow = tester.accept_flow(syn)
     local_key = key if key is not None else tester_key(tester.case.name)
     tester.send(flow, SYN | ACK, (MpCapable(1, flags, local_key),))
-    third = tester.expect("third ACK with MP_CAPABLE", lambda s: flow.inbound(s) and capable_of(s) is not None)
+    third = tester.expect(
+        "third ACK with MP_CAPABLE", lambda s: flow.inbound(s) and capable_of(s) is not None
+    )
     capable = capable_of(third)
     if capable is None or capable.sender_key is None:
         raise CaseFailed("the third ACK carries no key", (third.frame,))
