@@ -104,6 +104,8 @@ def drive(
         while (event := endpoint.next_event()) is not None:
             on_event(event, now)
         if until(now) or now - start > timeout:
+            for segment in endpoint.segments_to_send(now):  # what the last events queued (a fast close)
+                device.write(encode_ipv4(segment))
             return now - start
         timer = endpoint.get_timer()
         wait = 0.05 if timer is None else min(0.05, timer - now)

@@ -1,0 +1,239 @@
+"""The reference endpoint against the Linux kernel's MPTCP, through a TUN device (root; skips without).
+
+Each case runs the kernel's side with the conformance scenario program (``apps.py``: a seeded stream up,
+SHA-256 checked; a second stream down) and the reference endpoint through ``peer_connect`` or
+``peer_listen``, captures the TUN device, and validates the capture with the trace checker: no
+violations, and the subflows the case is about really carried data.  The endpoint's own monitor runs in
+strict mode throughout.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from kernel_lab import KernelLab, kernel_addr, lab_unavailable_reason, ref_addr
+
+from mptcpspec.conformance.replay import validate_file
+from mptcpspec.conformance.results import FileReport
+from mptcpspec.conformance.stacks.apps import stream
+from mptcpspec.reference import events as ev
+from mptcpspec.reference.state import Config
+from mptcpspec.reference.tun import PeerResult, peer_connect, peer_listen
+
+pytestmark = pytest.mark.skipif(lab_unavailable_reason() is not None, reason=f"{lab_unavailable_reason()}")
+
+PORT = 8080
+SEED = 8684
+UP = 2_000_000
+DOWN = 20_000
+STRICT = Config(strict=True)
+
+
+@pytest.fixture
+def lab() -> Iterator[KernelLab]:
+    with KernelLab(paths=2) as built:
+        yield built
+
+
+def _kernel_args(*extra: str, up: int = UP) -> list[str]:
+    return [
+        "--port",
+        str(PORT),
+        "--up",
+        str(up),
+        "--down",
+        str(DOWN),
+        "--seed",
+        str(SEED),
+        "--timeout",
+        "20",
+        *extra,
+    ]
+
+
+def _validated(
+    lab: KernelLab, tmp_path: Path, run: Callable[[], PeerResult]
+) -> tuple[PeerResult, FileReport]:
+    """Run the reference side while capturing its TUN device; validate the capture."""
+    capture = lab.capture(tmp_path / "tun.pcap")
+    capture.start()
+    try:
+        result = run()
+    finally:
+        capture.stop()
+    report = validate_file(tmp_path / "tun.pcap")
+    assert report.error is None
+    assert [f.message for f in report.findings if f.is_violation] == []
+    assert [f.message for f in result.findings if f.is_violation] == []
+    return result, report
+
+
+def _busy_subflows(report: FileReport, minimum: int = 100_000) -> int:
+    (connection,) = report.connections
+    return sum(1 for sub in connection.subflows if max(sub.bytes_sent) >= minimum)
+
+
+def _listen_in_thread(lab: KernelLab, **kwargs: object) -> tuple[threading.Thread, dict[str, PeerResult]]:
+    box: dict[str, PeerResult] = {}
+
+    def serve() -> None:
+        box["result"] = peer_listen(lab.device, stream(SEED + 1, DOWN), config=STRICT, timeout=25, **kwargs)  # type: ignore[arg-type]
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    return thread, box
+
+
+def _kernel_client(
+    lab: KernelLab,
+    tmp_path: Path,
+    *extra: str,
+    up: int = UP,
+    during: Callable[[], None] = lambda: None,
+    **listen: object,
+) -> tuple[PeerResult, FileReport]:
+    def run() -> PeerResult:
+        thread, box = _listen_in_thread(lab, **listen)
+        with lab.app("client", ["--connect", ref_addr(1), *_kernel_args(*extra, up=up)]) as client:
+            during()
+            status = client.finish(timeout=40, check=False)
+        thread.join()
+        box["status"] = status  # type: ignore[assignment]
+        assert status == 0, client.events
+        return box["result"]
+
+    return _validated(lab, tmp_path, run)
+
+
+def _reference_client(
+    lab: KernelLab,
+    tmp_path: Path,
+    *extra: str,
+    up: int = UP,
+    joins: tuple[tuple[str, str], ...] = ((ref_addr(2), kernel_addr(2)),),
+    config: Config = STRICT,
+    expect: dict[str, object] | None = None,
+) -> tuple[PeerResult, FileReport]:
+    expected = expect or {"event": "done", "received": up, "expected": up, "ok": True}
+
+    def run() -> PeerResult:
+        with lab.app("server", ["--bind", "0.0.0.0", *_kernel_args(*extra, up=up)]) as server:
+            server.wait_event("listening")
+            result = peer_connect(
+                lab.device,
+                ref_addr(1),
+                (kernel_addr(1), PORT),
+                stream(SEED, up),
+                config=config,
+                timeout=25,
+                joins=joins,
+            )
+            status = server.finish(timeout=30, check=False)
+        assert status == 0, server.events
+        assert server.events[-1] == expected
+        return result
+
+    return _validated(lab, tmp_path, run)
+
+
+def test_reference_client_to_kernel_server_two_subflows(lab: KernelLab, tmp_path: Path) -> None:
+    result, report = _reference_client(lab, tmp_path)
+    assert result.closed and not result.reset
+    assert result.received == stream(SEED + 1, DOWN)
+    assert _busy_subflows(report) == 2
+
+
+def test_kernel_client_to_reference_server_two_subflows(lab: KernelLab, tmp_path: Path) -> None:
+    lab.kernel.mptcp_endpoint(kernel_addr(2), "k2", 2, "subflow")
+    result, report = _kernel_client(lab, tmp_path)
+    assert result.closed and not result.reset
+    assert result.received == stream(SEED, UP)
+    assert _busy_subflows(report) == 2
+
+
+def test_checksums_asked_by_the_kernel(lab: KernelLab, tmp_path: Path) -> None:
+    lab.kernel.sysctl("net.mptcp.checksum_enabled", 1)
+    result, report = _reference_client(lab, tmp_path, up=300_000)
+    assert ev.ConnectionEstablished(False, True) in result.events
+    assert report.connections[0].checksums is True
+
+
+def test_kernel_announces_and_the_reference_joins(lab: KernelLab, tmp_path: Path) -> None:
+    lab.kernel.mptcp_endpoint(kernel_addr(2), "k2", 2, "signal")
+    result, report = _reference_client(lab, tmp_path, joins=())
+    announced = [e for e in result.events if isinstance(e, ev.AddressAnnounced)]
+    assert [e.address for e in announced] == [kernel_addr(2)]
+    assert any(isinstance(e, ev.SubflowEstablished) and e.remote[0] == kernel_addr(2) for e in result.events)
+    assert len(report.connections[0].subflows) == 2
+
+
+def test_reference_announces_and_the_kernel_joins(lab: KernelLab, tmp_path: Path) -> None:
+    result, report = _kernel_client(lab, tmp_path, announce=(ref_addr(2),))
+    joined = [e for e in result.events if isinstance(e, ev.SubflowEstablished) and e.local[0] == ref_addr(2)]
+    assert joined
+    assert len(report.connections[0].subflows) == 2
+    assert result.received == stream(SEED, UP)
+
+
+def _cut_path_2_later(lab: KernelLab, delay: float) -> threading.Timer:
+    timer = threading.Timer(delay, lambda: lab.router.ip("link", "set", "r2", "down"))
+    timer.start()
+    return timer
+
+
+def test_path_cut_mid_transfer_reference_client(lab: KernelLab, tmp_path: Path) -> None:
+    for path in lab.paths:
+        lab.router.shape(f"r{path}", "20mbit", latency="20ms")
+        lab.kernel.shape(f"k{path}", "20mbit", latency="20ms")
+    timer = _cut_path_2_later(lab, 0.3)
+    result, report = _reference_client(lab, tmp_path)
+    timer.join()
+    assert result.closed and result.received == stream(SEED + 1, DOWN)
+    (connection,) = report.connections
+    assert len(connection.subflows) == 2 and connection.data_bytes[0] >= UP
+
+
+def test_path_cut_mid_transfer_kernel_client(lab: KernelLab, tmp_path: Path) -> None:
+    lab.kernel.mptcp_endpoint(kernel_addr(2), "k2", 2, "subflow")
+    for path in lab.paths:
+        lab.router.shape(f"r{path}", "20mbit", latency="20ms")
+        lab.kernel.shape(f"k{path}", "20mbit", latency="20ms")
+    result, report = _kernel_client(lab, tmp_path, during=lambda: _cut_path_2_later(lab, 0.3).join())
+    assert result.received == stream(SEED, UP)
+    assert len(report.connections[0].subflows) == 2
+
+
+def test_fallback_against_plain_tcp_server(lab: KernelLab, tmp_path: Path) -> None:
+    result, _ = _reference_client(lab, tmp_path, "--tcp", up=300_000, joins=())
+    assert ev.ConnectionEstablished(True, False) in result.events
+    assert result.closed and result.received == stream(SEED + 1, DOWN)
+
+
+def test_fallback_against_plain_tcp_client(lab: KernelLab, tmp_path: Path) -> None:
+    result, _ = _kernel_client(lab, tmp_path, "--tcp", up=300_000)
+    assert ev.ConnectionEstablished(True, False) in result.events
+    assert result.received == stream(SEED, 300_000)
+
+
+def test_reference_fast_close(lab: KernelLab, tmp_path: Path) -> None:
+    def run() -> PeerResult:
+        thread, box = _listen_in_thread(lab, abort_after=100_000)
+        with lab.app("client", ["--connect", ref_addr(1), "--expect-reset", *_kernel_args()]) as client:
+            status = client.finish(timeout=40, check=False)
+        thread.join()
+        assert status == 0, client.events
+        return box["result"]
+
+    result, report = _validated(lab, tmp_path, run)
+    assert result.events[-1] == ev.ConnectionClosed(True, "fast close")
+    assert report.connections[0].subflows[0].end == "fastclose"
+
+
+def test_kernel_fast_close(lab: KernelLab, tmp_path: Path) -> None:
+    aborted = {"event": "aborted"}
+    result, report = _reference_client(lab, tmp_path, "--abort-after", "100000", joins=(), expect=aborted)
+    assert result.events[-1] == ev.ConnectionClosed(True, "peer fast close")
+    assert report.connections[0].state == "fastclosed"
