@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from .connection import CloseEvent, Connection
-from .handshake import HOSTS, Context
+from .context import HOSTS, Context
 from .mapping import (
     DATA_ACK_BEFORE_IDSN,
     DATA_ACK_BEYOND_SENT,

@@ -15,15 +15,10 @@ DATA_ACK advance: the trace (``--trace``) and the sequence graphs are built from
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from . import dss
 from .connection import (
-    CLOSE_LAST_SUBFLOW,
     CLOSE_TRANSITIONS,
     FALLBACK_FAIL_REPLY,
-    FALLBACK_SINGLE_SUBFLOW,
-    HANDSHAKE_INITIAL_ONLY,
     QUIET_PHASES,
     CloseEvent,
     CloseState,
@@ -32,24 +27,14 @@ from .connection import (
     ConnPhase,
 )
 from .connection import TRANSITIONS as PHASE_TRANSITIONS
+from .context import HOSTS, Check
 from .errors import UnknownVersion
-from .handshake import CHECKS, HOSTS, check_capable_flags, check_join_flags
-from .mapping import DSS_CHECKSUM, DSS_RESERVED_FLAGS, DSS_URGENT, DataDirection
-from .options import (
-    AddAddr,
-    AddAddrV0,
-    Dss,
-    MpCapable,
-    MpFail,
-    MpFastclose,
-    MpJoinAck,
-    MpJoinSyn,
-    MpJoinSynAck,
-    MpPrio,
-    MptcpOption,
-    MpTcpRst,
-    RemoveAddr,
-)
+from .events import MonitorEvent, Observer
+from .handlers import HANDLERS, RECORDERS, MonitorView, last_subflow, on_dss, payload_oddities
+from .handshake import CAPABLE_CHECKS
+from .join import JOIN_CHECKS
+from .mapping import DSS_CHECKSUM, DataDirection
+from .options import Dss, MpCapable, MpFastclose, MpJoinAck, MpJoinSyn, MpJoinSynAck, MptcpOption
 from .paths import PathState
 from .rules import Finding, Level, Rule
 from .segment import ACK, FIN, RST, SYN, URG, Segment
@@ -57,7 +42,7 @@ from .subflow import QUIET_STATES, SUBFLOW_STATE, Subflow, SubflowEvent, Subflow
 from .subflow import TRANSITIONS as SUBFLOW_TRANSITIONS
 from .verdicts import Judge
 
-__all__ = ["OPTIONS_MALFORMED", "RULES", "ConnectionMonitor", "MonitorEvent"]
+__all__ = ["CHECKS", "OPTIONS_MALFORMED", "RULES", "ConnectionMonitor", "MonitorEvent", "Observer"]
 
 OPTIONS_MALFORMED = Rule(
     "options.malformed",
@@ -69,49 +54,13 @@ OPTIONS_MALFORMED = Rule(
 RULES = (OPTIONS_MALFORMED,)
 
 
-@dataclass(frozen=True, slots=True)
-class MonitorEvent:
-    """One thing the monitor saw happen.
+CHECKS: dict[str, Check | Callable[[MonitorView, Segment, Subflow, int], None]] = {
+    **CAPABLE_CHECKS,
+    **JOIN_CHECKS,
+    "close.last-subflow": last_subflow,
+}
+"""Every check procedure the transition tables name, by rule id."""
 
-    ``kind`` is ``transition`` (``machine`` moved from ``before`` to ``after`` on ``event``), ``data``,
-    ``reinjection`` (``length`` bytes at ``dsn``) or ``data_ack`` (up to ``dsn``).  ``direction`` is
-    ``A>B`` or ``B>A``; ``dsn`` is relative to the sender's IDSN when known, else to its first DSN.
-    """
-
-    kind: str
-    frame: int
-    time: float
-    connection: str
-    subflow: str
-    direction: str
-    machine: str = ""
-    event: str = ""
-    before: str = ""
-    after: str = ""
-    dsn: int | None = None
-    length: int = 0
-
-    def to_dict(self) -> dict[str, object]:
-        """A JSON-ready dict without the empty fields."""
-        out: dict[str, object] = {
-            "kind": self.kind,
-            "frame": self.frame,
-            "time": self.time,
-            "connection": self.connection,
-            "subflow": self.subflow,
-            "direction": self.direction,
-        }
-        for name in ("machine", "event", "before", "after"):
-            value = getattr(self, name)
-            if value:
-                out[name] = value
-        if self.dsn is not None:
-            out["dsn"] = self.dsn
-            out["length"] = self.length
-        return out
-
-
-Observer = Callable[[MonitorEvent], None]
 _DIRECTIONS = ("A>B", "B>A")
 _SYN_FIN_RST_URG = SYN | FIN | RST | URG
 Key = tuple[str, int, str, int]
@@ -184,7 +133,7 @@ class ConnectionMonitor:
         ):
             # The tables' quiet pairs ((established, mptcp) and (established, ack)) change nothing and
             # check nothing: only the DSS itself remains to be judged.
-            self._on_dss(seg, sub, h, options[0])
+            on_dss(self, seg, sub, h, options[0])
             return self.judge.take()
         if seg.option_errors:
             self._malformed(seg, sub, h)
@@ -194,14 +143,14 @@ class ConnectionMonitor:
         if event is not None:
             self._phase(event, seg, sub, h)
         for opt in options:
-            handler = _HANDLERS.get(type(opt))
+            handler = HANDLERS.get(type(opt))
             if handler is not None:
                 handler(self, seg, sub, h, opt)
         if seg.payload_len and (seg.flags & URG or conn.infinite_subflow[h] is not None):
-            self._payload_oddities(seg, sub, h)
+            payload_oddities(self, seg, sub, h)
         self._subflow_step(seg, sub, h)
         for opt in options:
-            recorder = _RECORDERS.get(type(opt))
+            recorder = RECORDERS.get(type(opt))
             if recorder is not None:
                 recorder(self, seg, sub, h, opt)
         return self.judge.take()
@@ -287,7 +236,7 @@ class ConnectionMonitor:
         """A mapping from ``h`` with a wrong checksum: judged when the receiver reacts, or at the end."""
         self.checksum_failures.append((h, seg.frame, sub.name, message))
 
-    def _answer_checksum_failure(self, seg: Segment, sub: Subflow, h: int, how: str) -> None:
+    def answer_checksum_failure(self, seg: Segment, sub: Subflow, h: int, how: str) -> None:
         """Host ``h`` sent MP_FAIL or a RST: the checksum failures of the other host's data are explained."""
         kept = []
         for failure in self.checksum_failures:
@@ -422,11 +371,7 @@ class ConnectionMonitor:
             )
             return
         for rule_id in transition.rules:
-            check = CHECKS.get(rule_id)
-            if check is not None:
-                check(self, seg, sub, h)
-            else:
-                _LOCAL_CHECKS[rule_id](self, seg, sub, h)
+            CHECKS[rule_id](self, seg, sub, h)
         if event is SubflowEvent.SYN:
             sub.syn_seen = True
             sub.isn[h] = seg.seq
@@ -442,7 +387,7 @@ class ConnectionMonitor:
             if sub.end == "open":
                 sub.end = "rst"
             if self.checksum_failures:
-                self._answer_checksum_failure(seg, sub, h, "a RST")
+                self.answer_checksum_failure(seg, sub, h, "a RST")
         elif event is SubflowEvent.FIN and sub.end == "open":
             sub.end = "fin"
         if transition.next is not before:
@@ -452,54 +397,6 @@ class ConnectionMonitor:
                 self._emit_transition(
                     seg.frame, sub.name, h, "subflow", event.value, before.value, transition.next.value
                 )
-
-    def _payload_oddities(self, seg: Segment, sub: Subflow, h: int) -> None:
-        conn = self.conn
-        if seg.flags & URG and conn.checksums:
-            self.judge.checks += 1
-            self.judge.breach(
-                DSS_URGENT,
-                (seg.frame,),
-                "urgent data on a subflow of a connection using "
-                "checksums (the urgent pointer would interrupt a mapping)",
-                sub.name,
-            )
-        other = conn.infinite_subflow[h]
-        if other is not None and other != sub.name:
-            self.judge.checks += 1
-            self.judge.breach(
-                FALLBACK_SINGLE_SUBFLOW,
-                (seg.frame,),
-                f"{HOSTS[h]} sends data on {sub.name} after its infinite mapping on {other}",
-                sub.name,
-            )
-
-    def _last_subflow(self, seg: Segment, sub: Subflow, h: int) -> None:
-        """``close.last-subflow``: a FIN on the sender's last open subflow (RFC 8684 §3.3.3)."""
-        conn = self.conn
-        if conn.phase is not ConnPhase.ESTABLISHED or sub.end not in ("open", "fin"):
-            return
-        others = [
-            s
-            for s in self.subflows.values()
-            if s is not sub and s.state not in (SubflowState.CLOSING, SubflowState.CLOSED)
-        ]
-        flow = self.data[h]
-        if others or flow.fin is not None or flow.top is None:
-            return
-        self.judge.checks += 1
-        if flow.acked is not None and ((flow.acked - flow.top) & ((1 << 64) - 1)) < (1 << 63):
-            return
-        message = (
-            f"{HOSTS[h]} closes its last subflow with data up to DSN {flow.top:#x} not DATA_ACKed "
-            f"(last DATA_ACK {'none' if flow.acked is None else hex(flow.acked)}) and no DATA_FIN"
-        )
-        if self.complete or (not (self.lossy(0) or self.lossy(1)) and flow.acked is not None):
-            self.judge.breach(CLOSE_LAST_SUBFLOW, (seg.frame,), message, sub.name)
-        else:
-            self.judge.undetermined(
-                CLOSE_LAST_SUBFLOW, (seg.frame,), message + " as far as the capture shows", sub.name
-            )
 
     def _emit_transition(
         self, frame: int, subflow: str, h: int, machine: str, event: str, before: str, after: str
@@ -519,179 +416,3 @@ class ConnectionMonitor:
                 after=after,
             )
         )
-
-    # --- option handlers ------------------------------------------------------------------------
-
-    def _on_dss(self, seg: Segment, sub: Subflow, h: int, opt: Dss) -> None:
-        conn = self.conn
-        if not conn.dss_sent[h]:
-            conn.dss_sent[h] = seg.frame
-        if opt.reserved:
-            self.judge.checks += 1
-            self.judge.breach(
-                DSS_RESERVED_FLAGS,
-                (seg.frame,),
-                f"DSS reserved bits {opt.reserved:#x} (expected 0)",
-                sub.name,
-            )
-        dsn = opt.dsn
-        if dsn is not None and opt.data_level_length:
-            raw = (dsn, opt.ssn, opt.data_level_length, opt.checksum, opt.data_fin)
-            if raw == sub.mapping_raw[h]:  # Linux repeats a mapping on each of its segments
-                mapping = sub.mapping[h]
-                assert mapping is not None
-                dss.on_mapping(self, seg, sub, h, mapping, repeated=True)
-            else:
-                mapping = self._mapping(opt, h)
-                sub.mapping_raw[h] = raw
-                sub.mapping[h] = mapping
-                dss.on_mapping(self, seg, sub, h, mapping, repeated=False)
-        if opt.data_ack is not None:
-            dss.on_data_ack(self, seg, sub, h, opt.data_ack, opt.data_ack_wide)
-
-    def _mapping(self, opt: Dss, h: int) -> dss.Mapping:
-        """A new DSS mapping of host ``h``, its DSN made 64-bit (RFC 8684 §3.3.1)."""
-        flow = self.data[h]
-        assert opt.dsn is not None and opt.ssn is not None and opt.data_level_length is not None
-        if opt.data_level_length > 1 or not opt.data_fin:  # a bare DATA_FIN carries no data
-            if opt.dsn_wide:
-                flow.wide_seen = True
-            else:
-                flow.wide_only = False
-        return dss.Mapping(
-            flow.expand(opt.dsn, opt.dsn_wide), opt.ssn, opt.data_level_length, opt.data_fin, opt.checksum
-        )
-
-    def _on_add_addr(self, seg: Segment, sub: Subflow, h: int, opt: AddAddr | AddAddrV0) -> None:
-        if not self.conn.dss_sent[h]:
-            self.conn.dss_sent[h] = (
-                seg.frame
-            )  # Linux also counts an ADD_ADDR as proof the path carries options
-        self.paths.on_add_addr(self.judge, self.conn, seg, sub, h, opt)
-
-    def _on_remove_addr(self, seg: Segment, sub: Subflow, h: int, opt: RemoveAddr) -> None:
-        self.paths.on_remove_addr(seg, h, opt)
-
-    def _on_prio(self, seg: Segment, sub: Subflow, h: int, opt: MpPrio) -> None:
-        self.paths.on_prio(self.judge, self.conn, seg, sub, h, opt)
-
-    def _on_tcprst(self, seg: Segment, sub: Subflow, h: int, opt: MpTcpRst) -> None:
-        PathState.on_tcprst(self.judge, seg, sub, opt)
-        if seg.flags & RST:
-            sub.end = f"tcprst:{opt.reason}"
-
-    def _on_fail(self, seg: Segment, sub: Subflow, h: int, opt: MpFail) -> None:
-        if not seg.flags & RST and not self.conn.fail_frame[h]:
-            self.conn.fail_frame[h] = seg.frame
-        if self.checksum_failures:
-            self._answer_checksum_failure(seg, sub, h, "MP_FAIL")
-
-    def _on_fastclose(self, seg: Segment, sub: Subflow, h: int, opt: MpFastclose) -> None:
-        if seg.flags & RST:
-            sub.end = "fastclose"
-
-    # --- handshake recorders (after the checks of the segment ran) -------------------------------
-
-    def _record_capable(self, seg: Segment, sub: Subflow, h: int, opt: MpCapable) -> None:
-        check_capable_flags(self, seg, sub, opt)
-        conn = self.conn
-        if sub.kind == "join":
-            self.judge.checks += 1
-            self.judge.breach(
-                HANDSHAKE_INITIAL_ONLY, (seg.frame,), "MP_CAPABLE on a subflow opened with MP_JOIN", sub.name
-            )
-            return
-        if sub.kind == "unknown":
-            sub.kind = "initial"
-        flags = seg.flags
-        if flags & SYN and not flags & ACK:
-            conn.syn_capable = conn.handshake_seen = True
-            conn.version_proposed = opt.version
-            conn.capable_flags[0] = opt.flags
-            if opt.version == 1 and opt.no_more_subflows:
-                conn.c_flag_endpoint[0] = (seg.src, seg.sport)
-            if opt.version == 0 and opt.sender_key is not None:
-                self._learn(0, opt.sender_key)
-            return
-        if flags & SYN:
-            conn.version = opt.version
-            conn.capable_flags[1] = opt.flags
-            if conn.capable_flags[0] is not None:
-                conn.checksums = bool((conn.capable_flags[0] | opt.flags) & 0x80)
-            if opt.version == 1 and opt.no_more_subflows:
-                conn.c_flag_endpoint[1] = (seg.src, seg.sport)
-            if opt.sender_key is not None:
-                self._learn(1, opt.sender_key)
-            return
-        self._record_third_ack(seg, sub, h, opt)
-
-    def _record_third_ack(self, seg: Segment, sub: Subflow, h: int, opt: MpCapable) -> None:
-        conn = self.conn
-        if h != 0 or opt.sender_key is None or opt.receiver_key is None:
-            return
-        if conn.version is None:
-            conn.version = opt.version
-        if conn.checksums is None and opt.version == 1:
-            conn.checksums = opt.checksum_required
-        self._learn(0, opt.sender_key)
-        self._learn(1, opt.receiver_key)
-        if conn.third_ack_keys is None:
-            conn.third_ack_keys = (opt.sender_key, opt.receiver_key)
-        if not conn.dss_sent[0]:
-            conn.dss_sent[0] = seg.frame  # B knows both keys reached it: as good as a DSS for its joins
-        if opt.data_length is not None and seg.payload_len:
-            idsn = self.data[0].idsn
-            if idsn is not None:
-                mapping = dss.Mapping((idsn + 1) & ((1 << 64) - 1), 1, opt.data_length, False, opt.checksum)
-                key = (mapping.dsn, 1, opt.data_length, opt.checksum, False)
-                dss.on_mapping(self, seg, sub, 0, mapping, repeated=key == sub.mapping_raw[0])
-                sub.mapping_raw[0] = key
-                sub.mapping[0] = mapping
-
-    def _learn(self, host: int, key: int) -> None:
-        """Record a key; once the version is known, tokens and IDSNs follow (RFC 8684 §3.1)."""
-        conn = self.conn
-        conn.learn_key(host, key)
-        conn.derive()
-        for i in (0, 1):
-            idsn = conn.idsn[i]
-            if idsn is not None and self.data[i].idsn is None:
-                self.data[i].set_idsn(idsn)
-
-    def _record_join(
-        self, seg: Segment, sub: Subflow, h: int, opt: MpJoinSyn | MpJoinSynAck | MpJoinAck
-    ) -> None:
-        check_join_flags(self, seg, sub, opt)
-        sub.kind = "join"
-        if isinstance(opt, MpJoinSyn):
-            if sub.join_syn is None:
-                sub.join_syn = opt
-            sub.address_ids[0] = opt.address_id
-            sub.backup = opt.backup
-        elif isinstance(opt, MpJoinSynAck):
-            if sub.join_synack is None:
-                sub.join_synack = opt
-            sub.address_ids[1] = opt.address_id
-        else:
-            sub.join_ack_frame = sub.join_ack_frame or seg.frame
-
-
-_HANDLERS: dict[type, Callable[..., None]] = {
-    Dss: ConnectionMonitor._on_dss,
-    AddAddr: ConnectionMonitor._on_add_addr,
-    AddAddrV0: ConnectionMonitor._on_add_addr,
-    RemoveAddr: ConnectionMonitor._on_remove_addr,
-    MpPrio: ConnectionMonitor._on_prio,
-    MpTcpRst: ConnectionMonitor._on_tcprst,
-    MpFastclose: ConnectionMonitor._on_fastclose,
-    MpFail: ConnectionMonitor._on_fail,
-}
-_RECORDERS: dict[type, Callable[..., None]] = {
-    MpCapable: ConnectionMonitor._record_capable,
-    MpJoinSyn: ConnectionMonitor._record_join,
-    MpJoinSynAck: ConnectionMonitor._record_join,
-    MpJoinAck: ConnectionMonitor._record_join,
-}
-_LOCAL_CHECKS: dict[str, Callable[..., None]] = {
-    CLOSE_LAST_SUBFLOW.id: ConnectionMonitor._last_subflow,
-}

@@ -1,0 +1,285 @@
+"""What each MPTCP option does to the monitor's models, and the handshake options' records.
+
+``HANDLERS`` (by option class) run before the subflow table's checks: DSS mappings and DATA_ACKs,
+ADD_ADDR, REMOVE_ADDR, MP_PRIO, MP_TCPRST, MP_FAIL, MP_FASTCLOSE.  ``RECORDERS`` run after them: the keys,
+flags and nonces an MP_CAPABLE or MP_JOIN announced are stored only once the checks that compare
+against the earlier ones are done.  ``last_subflow`` is the ``close.last-subflow`` check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from . import dss
+from .connection import CLOSE_LAST_SUBFLOW, FALLBACK_SINGLE_SUBFLOW, HANDSHAKE_INITIAL_ONLY, ConnPhase
+from .context import HOSTS
+from .handshake import check_capable_flags
+from .join import check_join_flags
+from .mapping import DSS_RESERVED_FLAGS, DSS_URGENT
+from .options import (
+    AddAddr,
+    AddAddrV0,
+    Dss,
+    MpCapable,
+    MpFail,
+    MpFastclose,
+    MpJoinAck,
+    MpJoinSyn,
+    MpJoinSynAck,
+    MpPrio,
+    MpTcpRst,
+    RemoveAddr,
+)
+from .paths import PathState
+from .segment import ACK, RST, SYN, URG, Segment
+from .subflow import Subflow, SubflowState
+
+__all__ = ["HANDLERS", "RECORDERS", "MonitorView", "last_subflow", "payload_oddities"]
+
+
+class MonitorView(dss.DataContext, Protocol):
+    """What the handlers see of the monitor."""
+
+    @property
+    def paths(self) -> PathState: ...
+
+    @property
+    def subflows(self) -> dict[tuple[str, int, str, int], Subflow]: ...
+
+    @property
+    def checksum_failures(self) -> list[tuple[int, int, str, str]]: ...
+
+    def answer_checksum_failure(self, seg: Segment, sub: Subflow, h: int, how: str) -> None: ...
+
+
+def on_dss(m: MonitorView, seg: Segment, sub: Subflow, h: int, opt: Dss) -> None:
+    conn = m.conn
+    if not conn.dss_sent[h]:
+        conn.dss_sent[h] = seg.frame
+    if opt.reserved:
+        m.judge.checks += 1
+        m.judge.breach(
+            DSS_RESERVED_FLAGS,
+            (seg.frame,),
+            f"DSS reserved bits {opt.reserved:#x} (expected 0)",
+            sub.name,
+        )
+    dsn = opt.dsn
+    if dsn is not None and opt.data_level_length:
+        raw = (dsn, opt.ssn, opt.data_level_length, opt.checksum, opt.data_fin)
+        if raw == sub.mapping_raw[h]:  # Linux repeats a mapping on each of its segments
+            mapping = sub.mapping[h]
+            assert mapping is not None
+            dss.on_mapping(m, seg, sub, h, mapping, repeated=True)
+        else:
+            mapping = new_mapping(m, opt, h)
+            sub.mapping_raw[h] = raw
+            sub.mapping[h] = mapping
+            dss.on_mapping(m, seg, sub, h, mapping, repeated=False)
+    if opt.data_ack is not None:
+        dss.on_data_ack(m, seg, sub, h, opt.data_ack, opt.data_ack_wide)
+
+
+def new_mapping(m: MonitorView, opt: Dss, h: int) -> dss.Mapping:
+    """A new DSS mapping of host ``h``, its DSN made 64-bit (RFC 8684 §3.3.1)."""
+    flow = m.data[h]
+    assert opt.dsn is not None and opt.ssn is not None and opt.data_level_length is not None
+    if opt.data_level_length > 1 or not opt.data_fin:  # a bare DATA_FIN carries no data
+        if opt.dsn_wide:
+            flow.wide_seen = True
+        else:
+            flow.wide_only = False
+    return dss.Mapping(
+        flow.expand(opt.dsn, opt.dsn_wide), opt.ssn, opt.data_level_length, opt.data_fin, opt.checksum
+    )
+
+
+def on_add_addr(m: MonitorView, seg: Segment, sub: Subflow, h: int, opt: AddAddr | AddAddrV0) -> None:
+    if not m.conn.dss_sent[h]:
+        m.conn.dss_sent[h] = seg.frame  # Linux also counts an ADD_ADDR as proof the path carries options
+    m.paths.on_add_addr(m.judge, m.conn, seg, sub, h, opt)
+
+
+def on_remove_addr(m: MonitorView, seg: Segment, sub: Subflow, h: int, opt: RemoveAddr) -> None:
+    m.paths.on_remove_addr(seg, h, opt)
+
+
+def on_prio(m: MonitorView, seg: Segment, sub: Subflow, h: int, opt: MpPrio) -> None:
+    m.paths.on_prio(m.judge, m.conn, seg, sub, h, opt)
+
+
+def on_tcprst(m: MonitorView, seg: Segment, sub: Subflow, h: int, opt: MpTcpRst) -> None:
+    PathState.on_tcprst(m.judge, seg, sub, opt)
+    if seg.flags & RST:
+        sub.end = f"tcprst:{opt.reason}"
+
+
+def on_fail(m: MonitorView, seg: Segment, sub: Subflow, h: int, opt: MpFail) -> None:
+    if not seg.flags & RST and not m.conn.fail_frame[h]:
+        m.conn.fail_frame[h] = seg.frame
+    if m.checksum_failures:
+        m.answer_checksum_failure(seg, sub, h, "MP_FAIL")
+
+
+def on_fastclose(m: MonitorView, seg: Segment, sub: Subflow, h: int, opt: MpFastclose) -> None:
+    if seg.flags & RST:
+        sub.end = "fastclose"
+
+
+def payload_oddities(m: MonitorView, seg: Segment, sub: Subflow, h: int) -> None:
+    conn = m.conn
+    if seg.flags & URG and conn.checksums:
+        m.judge.checks += 1
+        m.judge.breach(
+            DSS_URGENT,
+            (seg.frame,),
+            "urgent data on a subflow of a connection using "
+            "checksums (the urgent pointer would interrupt a mapping)",
+            sub.name,
+        )
+    other = conn.infinite_subflow[h]
+    if other is not None and other != sub.name:
+        m.judge.checks += 1
+        m.judge.breach(
+            FALLBACK_SINGLE_SUBFLOW,
+            (seg.frame,),
+            f"{HOSTS[h]} sends data on {sub.name} after its infinite mapping on {other}",
+            sub.name,
+        )
+
+
+def last_subflow(m: MonitorView, seg: Segment, sub: Subflow, h: int) -> None:
+    """``close.last-subflow``: a FIN on the sender's last open subflow (RFC 8684 §3.3.3)."""
+    conn = m.conn
+    if conn.phase is not ConnPhase.ESTABLISHED or sub.end not in ("open", "fin"):
+        return
+    others = [
+        s
+        for s in m.subflows.values()
+        if s is not sub and s.state not in (SubflowState.CLOSING, SubflowState.CLOSED)
+    ]
+    flow = m.data[h]
+    if others or flow.fin is not None or flow.top is None:
+        return
+    m.judge.checks += 1
+    if flow.acked is not None and ((flow.acked - flow.top) & ((1 << 64) - 1)) < (1 << 63):
+        return
+    message = (
+        f"{HOSTS[h]} closes its last subflow with data up to DSN {flow.top:#x} not DATA_ACKed "
+        f"(last DATA_ACK {'none' if flow.acked is None else hex(flow.acked)}) and no DATA_FIN"
+    )
+    if m.complete or (not (m.lossy(0) or m.lossy(1)) and flow.acked is not None):
+        m.judge.breach(CLOSE_LAST_SUBFLOW, (seg.frame,), message, sub.name)
+    else:
+        m.judge.undetermined(
+            CLOSE_LAST_SUBFLOW, (seg.frame,), message + " as far as the capture shows", sub.name
+        )
+
+
+def record_capable(m: MonitorView, seg: Segment, sub: Subflow, h: int, opt: MpCapable) -> None:
+    check_capable_flags(m, seg, sub, opt)
+    conn = m.conn
+    if sub.kind == "join":
+        m.judge.checks += 1
+        m.judge.breach(
+            HANDSHAKE_INITIAL_ONLY, (seg.frame,), "MP_CAPABLE on a subflow opened with MP_JOIN", sub.name
+        )
+        return
+    if sub.kind == "unknown":
+        sub.kind = "initial"
+    flags = seg.flags
+    if flags & SYN and not flags & ACK:
+        conn.syn_capable = conn.handshake_seen = True
+        conn.version_proposed = opt.version
+        conn.capable_flags[0] = opt.flags
+        if opt.version == 1 and opt.no_more_subflows:
+            conn.c_flag_endpoint[0] = (seg.src, seg.sport)
+        if opt.version == 0 and opt.sender_key is not None:
+            learn(m, 0, opt.sender_key)
+        return
+    if flags & SYN:
+        conn.version = opt.version
+        conn.capable_flags[1] = opt.flags
+        if conn.capable_flags[0] is not None:
+            conn.checksums = bool((conn.capable_flags[0] | opt.flags) & 0x80)
+        if opt.version == 1 and opt.no_more_subflows:
+            conn.c_flag_endpoint[1] = (seg.src, seg.sport)
+        if opt.sender_key is not None:
+            learn(m, 1, opt.sender_key)
+        return
+    record_third_ack(m, seg, sub, h, opt)
+
+
+def record_third_ack(m: MonitorView, seg: Segment, sub: Subflow, h: int, opt: MpCapable) -> None:
+    conn = m.conn
+    if h != 0 or opt.sender_key is None or opt.receiver_key is None:
+        return
+    if conn.version is None:
+        conn.version = opt.version
+    if conn.checksums is None and opt.version == 1:
+        conn.checksums = opt.checksum_required
+    learn(m, 0, opt.sender_key)
+    learn(m, 1, opt.receiver_key)
+    if conn.third_ack_keys is None:
+        conn.third_ack_keys = (opt.sender_key, opt.receiver_key)
+    if not conn.dss_sent[0]:
+        conn.dss_sent[0] = seg.frame  # B knows both keys reached it: as good as a DSS for its joins
+    if opt.data_length is not None and seg.payload_len:
+        idsn = m.data[0].idsn
+        if idsn is not None:
+            mapping = dss.Mapping((idsn + 1) & ((1 << 64) - 1), 1, opt.data_length, False, opt.checksum)
+            key = (mapping.dsn, 1, opt.data_length, opt.checksum, False)
+            dss.on_mapping(m, seg, sub, 0, mapping, repeated=key == sub.mapping_raw[0])
+            sub.mapping_raw[0] = key
+            sub.mapping[0] = mapping
+
+
+def learn(m: MonitorView, host: int, key: int) -> None:
+    """Record a key; once the version is known, tokens and IDSNs follow (RFC 8684 §3.1)."""
+    conn = m.conn
+    conn.learn_key(host, key)
+    conn.derive()
+    for i in (0, 1):
+        idsn = conn.idsn[i]
+        if idsn is not None and m.data[i].idsn is None:
+            m.data[i].set_idsn(idsn)
+
+
+def record_join(
+    m: MonitorView, seg: Segment, sub: Subflow, h: int, opt: MpJoinSyn | MpJoinSynAck | MpJoinAck
+) -> None:
+    check_join_flags(m, seg, sub, opt)
+    sub.kind = "join"
+    if isinstance(opt, MpJoinSyn):
+        if sub.join_syn is None:
+            sub.join_syn = opt
+        sub.address_ids[0] = opt.address_id
+        sub.backup = opt.backup
+    elif isinstance(opt, MpJoinSynAck):
+        if sub.join_synack is None:
+            sub.join_synack = opt
+        sub.address_ids[1] = opt.address_id
+    else:
+        sub.join_ack_frame = sub.join_ack_frame or seg.frame
+
+
+HANDLERS: dict[type, Callable[..., None]] = {
+    Dss: on_dss,
+    AddAddr: on_add_addr,
+    AddAddrV0: on_add_addr,
+    RemoveAddr: on_remove_addr,
+    MpPrio: on_prio,
+    MpTcpRst: on_tcprst,
+    MpFastclose: on_fastclose,
+    MpFail: on_fail,
+}
+"""What each option class does to the models, by class."""
+
+RECORDERS: dict[type, Callable[..., None]] = {
+    MpCapable: record_capable,
+    MpJoinSyn: record_join,
+    MpJoinSynAck: record_join,
+    MpJoinAck: record_join,
+}
+"""What a handshake option leaves behind, by class (run after the segment's checks)."""
