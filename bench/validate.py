@@ -3,8 +3,9 @@
 Makes (``make_bulk_capture.py``: Linux kernel, one two-subflow MPTCP v1 connection, headers only) or
 reuses a capture, then runs each contender as a whole process several times, alternating (A B C A B C),
 and prints wall time (median, min, max), packets per second, peak RSS and the ratios to tshark.  The
-contenders: ``mptcpspec validate F`` (once ``mptcpspec.conformance.replay`` exists), the capture reader
-alone (``open_capture(F).segments(mptcp_only=True)``: the reader's share) and
+contenders: ``mptcpspec validate F`` and ``validate_file(F)`` alone ("replay": validate without the CLI's
+report) once ``mptcpspec.conformance.replay`` exists, the capture reader alone
+(``open_capture(F).segments(mptcp_only=True)``: the reader's share) and
 ``tshark -r F -o mptcp.analyze_mptcp:TRUE -o mptcp.analyze_mappings:TRUE
 -o mptcp.intersubflows_retransmission:TRUE -q -z conv,tcp``.  ``--profile`` adds a cProfile of the
 validate run in this process (the reader's when validate does not exist yet), top 25 by tottime.
@@ -63,6 +64,11 @@ _READER_ONLY = (
     "for _ in open_capture(sys.argv[1]).segments(mptcp_only=True):\n"
     "    pass\n"
 )
+_REPLAY_ONLY = (
+    "import sys\n"
+    "from mptcpspec.conformance.replay import validate_file\n"
+    "sys.exit(2 if validate_file(sys.argv[1]).error else 0)\n"
+)
 _TRACEBACK = "Traceback (most recent call last)"
 _TIME_TARGET = 0.5
 _MEMORY_TARGET = 0.1
@@ -97,7 +103,8 @@ def _validate_available() -> bool:
 
 
 def contenders(capture: Path) -> list[Contender]:
-    """validate (when the replay module exists), the reader alone, and tshark, in that order."""
+    """In this order: validate and replay (``validate_file`` without the CLI's report) when the replay
+    module exists, the reader alone, and tshark."""
     python = sys.executable
     found: list[Contender] = []
     if _validate_available():
@@ -107,6 +114,7 @@ def contenders(capture: Path) -> list[Contender]:
                 "validate", (python, "-m", "mptcpspec.cli", "validate", str(capture)), frozenset({0, 1})
             )
         )
+        found.append(Contender("replay", (python, "-c", _REPLAY_ONLY, str(capture))))
     found.append(Contender("reader", (python, "-c", _READER_ONLY, str(capture))))
     found.append(Contender("tshark", ("tshark", "-r", str(capture), *_TSHARK_OPTIONS)))
     return found
