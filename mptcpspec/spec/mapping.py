@@ -284,7 +284,8 @@ class DataDirection:
                 first = chunk[lo - chunk_start : hi - chunk_start]
                 again = payload[lo - dsn : hi - dsn]
                 if not check_data_consistent(first, again):
-                    return lo, first, again
+                    k = next(i for i, (x, y) in enumerate(zip(first, again, strict=True)) if x != y)
+                    return lo + k, first[k:], again[k:]
             i += 1
         return None
 

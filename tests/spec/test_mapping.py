@@ -1,0 +1,73 @@
+"""The data sequence model of one direction (RFC 8684 §3.3): DSN inference, payload memory, guards."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mptcpspec.spec import crypto
+from mptcpspec.spec.mapping import (
+    MAX_STORED_BYTES,
+    DataDirection,
+    check_checksum,
+    check_data_consistent,
+    check_mapping_consistent,
+    relative,
+)
+from mptcpspec.spec.seqnum import infer_dsn64
+
+
+@given(st.integers(0, 2**64 - 1), st.integers(-(2**30), 2**30))
+def test_expand_agrees_with_seqnum(top: int, delta: int) -> None:
+    flow = DataDirection("A>B")
+    flow.top = top
+    value = (top + delta) % 2**64
+    assert flow.expand(value & 0xFFFFFFFF, wide=False) == infer_dsn64(value & 0xFFFFFFFF, top) == value
+
+
+def test_expand_without_anchor_and_with_idsn() -> None:
+    flow = DataDirection("A>B")
+    assert flow.expand(0x1234, wide=False) == 0x1234
+    flow.set_idsn(0xFFFF_FFFF_FFFF_FFF0)
+    assert flow.base == 0xFFFF_FFFF_FFFF_FFF1
+    assert flow.expand(0x5, wide=False) == 0x5  # wrapped past 2^64
+    assert flow.expand(0xABCDEF, wide=True) == 0xABCDEF
+
+
+def test_relative_is_signed_64_bit() -> None:
+    assert relative(5, 2**64 - 5) == 10 and relative(2**64 - 5, 5) == -10
+
+
+def test_advance_counts_new_data_and_data_bytes() -> None:
+    flow = DataDirection("B>A")
+    flow.set_idsn(1000)
+    assert flow.advance(1001, 1101)
+    assert not flow.advance(1001, 1051)  # a reinjection of old data
+    assert flow.advance(1101, 1201)
+    assert flow.data_bytes() == 200
+
+
+def test_stored_payload_finds_the_first_difference() -> None:
+    flow = DataDirection("A>B")
+    flow.store(100, b"abcdef")
+    flow.store(106, b"ghij")
+    assert flow.stored_overlap(103, b"defghi") is None
+    assert flow.stored_overlap(104, b"eXgh") == (105, b"f", b"X")
+    flow.forget_below(106)
+    assert flow.chunk_starts == [106]
+    assert flow.stored_overlap(100, b"zzzzzz") is None  # forgotten bytes cannot be compared
+
+
+def test_stored_payload_is_bounded() -> None:
+    flow = DataDirection("A>B")
+    chunk = bytes(64 * 1024)
+    for i in range(MAX_STORED_BYTES // len(chunk) + 10):
+        flow.store(i * len(chunk), chunk)
+    assert flow.stored <= MAX_STORED_BYTES
+
+
+def test_guards() -> None:
+    assert check_mapping_consistent(100 - 1, 100 - 1) and not check_mapping_consistent(99, 104)
+    assert check_data_consistent(b"ab", b"ab") and not check_data_consistent(b"ab", b"aB")
+    csum = crypto.dss_checksum(2**40, 1, 4, b"data")
+    assert check_checksum(2**40, 1, 4, b"data", csum) and not check_checksum(2**40, 1, 4, b"dat4", csum)
