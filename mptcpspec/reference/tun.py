@@ -123,7 +123,9 @@ def drive(
 
 @dataclass(slots=True)
 class PeerResult:
-    """What one ``peer_connect``/``peer_listen`` run saw."""
+    """What one ``peer_connect``/``peer_listen`` run saw: the peer's bytes, the events, the monitor's
+    findings, how it ended, ``seconds`` in all, ``stream_end`` (seconds until the peer's DATA_FIN), and
+    per subflow id the sequence space used each way (payload bytes, plus one for a FIN)."""
 
     received: bytes = b""
     events: list[ev.Event] = field(default_factory=list)
@@ -132,6 +134,8 @@ class PeerResult:
     reset: bool = False
     seconds: float = 0.0
     subflows: int = 0
+    stream_end: float | None = None
+    subflow_bytes: dict[int, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def sha256(self) -> str:
@@ -148,6 +152,7 @@ class _Application:
     result: PeerResult
     abort_after: int | None = None
     sent: bool = False
+    started: float = field(default_factory=time.monotonic)
 
     def on_event(self, event: ev.Event, now: float) -> None:
         self.result.events.append(event)
@@ -155,6 +160,8 @@ class _Application:
             self.result.received += event.data
         elif isinstance(event, ev.StreamEnded if self.reply_after_read else ev.ConnectionEstablished):
             self._send()
+        if isinstance(event, ev.StreamEnded):
+            self.result.stream_end = now - self.started
         elif isinstance(event, ev.SubflowEstablished):
             self.result.subflows += 1
         elif isinstance(event, ev.ConnectionClosed):
@@ -188,6 +195,9 @@ def _run(
 
     result.seconds = drive(endpoint, device, lambda now: endpoint.closed, timeout, on_event)
     result.findings = list(endpoint.findings)
+    result.subflow_bytes = {
+        sf.id: (sf.snd_una - sf.iss - 1, sf.rcv_nxt - sf.irs - 1) for sf in endpoint.state.subflows.values()
+    }
     return result
 
 
