@@ -20,11 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "reference"))
 
-from kernel_lab import KernelLab, kernel_addr, lab_unavailable_reason, ref_addr  # noqa: E402
+from kernel_lab import KernelLab, kernel_addr, lab_unavailable_reason, ref_addr
 
-from mptcpspec.conformance.stacks.apps import stream  # noqa: E402
-from mptcpspec.conformance.stacks.linux import Program  # noqa: E402
-from mptcpspec.reference.tun import peer_connect  # noqa: E402
+from mptcpspec.conformance.stacks.apps import stream
+from mptcpspec.conformance.stacks.linux import Program
+from mptcpspec.reference.tun import peer_connect
 
 PORT = 8080
 SEED = 8684
