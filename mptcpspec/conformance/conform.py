@@ -21,6 +21,7 @@ from importlib import resources
 from pathlib import Path
 
 from ..capture.writer import write_pcap
+from ..spec.errors import MptcpError
 from ..spec.rules import Finding
 from .stacks.base import Stack
 from .suite import SANITY, all_cases
@@ -115,6 +116,8 @@ def run_case(stack: Stack, case: Case, port: int, *, capture_dir: Path | None = 
         message, status, frames = failure.message, Status.FAILED, failure.frames
     except CaseUnsupported as unsupported:
         message, status = str(unsupported), Status.UNSUPPORTED
+    except (MptcpError, OSError, ValueError) as error:  # the stack (or its driver) broke down
+        message, status = f"error: {type(error).__name__}: {error}", Status.FAILED
     finally:
         tester.drain(0.05)
         tester.stop_app()
@@ -126,13 +129,22 @@ def run_case(stack: Stack, case: Case, port: int, *, capture_dir: Path | None = 
         first = violations[0]
         status, frames = Status.FAILED, first.frames
         message = f"monitor: {first.rule.id} ({first.rule.citation}): {first.message}"
-    capture = None
-    if capture_dir is not None:
-        capture_dir.mkdir(parents=True, exist_ok=True)
-        capture = capture_dir / f"{case.name}.pcap"
-        write_pcap(capture, (e.segment for e in tester.conversation))
+    capture = None if capture_dir is None else _write_capture(capture_dir, case, tester)
     seconds = time.monotonic() - started
     return CaseResult(case, status, message, frames, tuple(findings), seconds, capture)
+
+
+def _write_capture(directory: Path, case: Case, tester: Tester) -> Path | None:
+    """The conversation as ``<directory>/<case>.pcap``; ``None`` if a segment cannot be a packet (the
+    stack sent one with addresses of two families, say)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{case.name}.pcap"
+    try:
+        write_pcap(path, (e.segment for e in tester.conversation))
+    except (OSError, ValueError):
+        path.unlink(missing_ok=True)
+        return None
+    return path
 
 
 def _expected(result: CaseResult, deviations: dict[str, Deviation]) -> CaseResult:
@@ -150,15 +162,17 @@ def run_suite(
     capture_dir: Path | None = None,
     log: Callable[[str], None] | None = None,
     cases: Sequence[Case] | None = None,
+    sanity: Case = SANITY,
 ) -> SuiteResult:
-    """Run the sanity case, then the cases matching ``pattern``, against ``stack``; ``log`` receives a
-    progress line per case.  ``StackUnavailable`` when the stack cannot run here."""
+    """Run the ``sanity`` case, then the cases matching ``pattern`` (of ``cases``, default the whole
+    suite), against ``stack``; ``log`` receives a progress line per case.  ``StackUnavailable`` when the
+    stack cannot run here."""
     started = time.monotonic()
     deviations = load_expectations(stack.name)
-    selected = [c for c in select_cases(pattern, cases) if c.name != SANITY.name]
+    selected = [c for c in select_cases(pattern, cases) if c.name != sanity.name]
     results: list[CaseResult] = []
     with stack:
-        for index, case in enumerate([SANITY, *selected]):
+        for index, case in enumerate([sanity, *selected]):
             port = _FIRST_PORT + index * PORTS_PER_CASE
             if results and results[0].status is not Status.PASSED:
                 result = CaseResult(case, Status.SKIPPED, "the sanity case failed")

@@ -129,6 +129,7 @@ def _wrong_key_echo(t: Tester) -> str:
         "RST": reset(session.flow),
         "plain ACK (fallback)": plain(session.flow),
         "DATA_ACK of the data (a stateful listener keeps its own key)": session.acks_all,
+        "SYN/ACK again (the third ACK dropped)": synack(session.flow),
     })  # fmt: skip
     return f"third ACK with a wrong receiver key: {answer}"
 
@@ -207,8 +208,8 @@ CASES = (
          _data_on_third_ack),
     Case("mp-capable.data-on-third-ack-checksum", "3.1", "data on the third ACK with its DSS checksum",
          _data_on_third_ack),
-    Case("mp-capable.wrong-key-echo", "3.1", "a third ACK echoing a wrong key: reset, fall back, or keep "
-         "the stack's own key (the echo serves stateless listeners)",
+    Case("mp-capable.wrong-key-echo", "3.1", "a third ACK echoing a wrong key: reset, fall back, drop it, "
+         "or keep the stack's own key (the echo serves stateless listeners)",
          _wrong_key_echo),
     Case("mp-capable.client-key-echo", "3.1", "the stack as client echoes both keys on its third ACK",
          _client_key_echo, role=Role.CLIENT),
