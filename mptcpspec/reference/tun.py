@@ -2,9 +2,9 @@
 
 The driver reads IPv4 packets from the device, hands the TCP segments to the sans-IO ``Endpoint``, and
 writes what it sends back to the device, sleeping in ``select`` until the next packet or the endpoint's
-timer.  The namespace plumbing belongs to the caller: it creates the device with ``TunDevice.create``,
-moves it where it wants (``move_to_netns``), and routes the endpoint's addresses through it, owned by no
-other interface so that the kernel there does not answer for them.
+timer.  The namespaces belong to the caller; ``open_in_netns`` puts a device into one and routes the
+endpoint's addresses through it, owned by no other interface so that the kernel there does not answer
+for them.
 
 ``peer_connect`` and ``peer_listen`` are the library entry points behind ``mptcpspec peer``: one
 connection that sends a byte string, reads the peer's, closes, and reports what happened.
@@ -19,7 +19,7 @@ import select
 import struct
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ..spec.rules import Finding
@@ -28,7 +28,15 @@ from .endpoint import Endpoint, Observer
 from .state import Config, Role
 from .wire import decode_ipv4, encode_ipv4
 
-__all__ = ["PeerResult", "TunDevice", "drive", "move_to_netns", "peer_connect", "peer_listen"]
+__all__ = [
+    "PeerResult",
+    "TunDevice",
+    "drive",
+    "move_to_netns",
+    "open_in_netns",
+    "peer_connect",
+    "peer_listen",
+]
 
 TUNSETIFF = 0x400454CA
 IFF_TUN = 0x0001
@@ -79,9 +87,31 @@ class TunDevice:
         self.close()
 
 
+def _ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True)
+
+
 def move_to_netns(device: TunDevice, netns: str) -> None:
     """Move the device into network namespace ``netns`` (the open descriptor keeps working)."""
-    subprocess.run(["ip", "link", "set", device.name, "netns", netns], check=True, capture_output=True)
+    _ip("link", "set", device.name, "netns", netns)
+
+
+def open_in_netns(netns: str, addresses: Sequence[str], name: str = "mpref0") -> TunDevice:
+    """A TUN device in namespace ``netns``, up, with a host route for each of ``addresses`` through it.
+
+    The addresses become the endpoint's: they are owned by no interface, so the kernel in ``netns``
+    forwards their packets to the device instead of answering them (it must forward: ip_forward=1).
+    """
+    device = TunDevice.create(name)
+    try:
+        move_to_netns(device, netns)
+        _ip("-n", netns, "link", "set", name, "up")
+        for address in addresses:
+            _ip("-n", netns, "route", "add", f"{address}/32", "dev", name)
+    except BaseException:
+        device.close()
+        raise
+    return device
 
 
 def drive(

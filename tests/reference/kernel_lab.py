@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mptcpspec.conformance.stacks.linux import Netns, Program, Tcpdump, root_unavailable_reason, run
-from mptcpspec.reference.tun import TunDevice, move_to_netns
+from mptcpspec.reference.tun import TunDevice, open_in_netns
 
 __all__ = ["KernelLab", "lab_unavailable_reason"]
 
@@ -87,11 +87,7 @@ class KernelLab:
             self.kernel.ip("rule", "add", "from", kernel_addr(path), "table", str(100 + path))
             self.kernel.ip("route", "add", "default", "via", f"10.234.{path}.1", "table", str(100 + path))
             self.kernel.ip("route", "add", f"10.234.{10 + path}.0/24", "via", f"10.234.{path}.1")
-        self.tun = TunDevice.create(self.tun_name)
-        move_to_netns(self.tun, self.router.name)
-        self.router.ip("link", "set", self.tun_name, "up")
-        for path in self.paths:
-            self.router.ip("route", "add", f"{ref_addr(path)}/32", "dev", self.tun_name)
+        self.tun = open_in_netns(self.router.name, [ref_addr(p) for p in self.paths], self.tun_name)
         self.kernel.mptcp_limits(subflows=4, add_addr_accepted=4)
 
     def teardown(self) -> None:
