@@ -54,9 +54,16 @@ class _Demux:
     """Routes each segment to its connection's monitor and collects summaries and findings."""
 
     def __init__(
-        self, *, strict: bool, rules: Callable[[str], bool] | None, series: bool, complete: bool
+        self,
+        *,
+        strict: bool,
+        rules: Callable[[str], bool] | None,
+        series: bool,
+        complete: bool,
+        retire_after: int = _RETIRE_AFTER,
     ) -> None:
         self.strict, self.rules, self.series, self.complete = strict, rules, series, complete
+        self.retire_after = retire_after
         self.flows: dict[Key, tuple[_Live, bool]] = {}
         self.tokens: dict[int, tuple[_Live, int]] = {}
         self.unknown_tokens: dict[int, _Live] = {}
@@ -83,7 +90,7 @@ class _Demux:
             else:
                 self._step(live, seg, from_initiator)
                 return
-        if self.closing and self.seen - next(iter(self.closing.values())).closed_at > _RETIRE_AFTER:
+        while self.closing and self.seen - next(iter(self.closing.values())).closed_at > self.retire_after:
             self._retire(next(iter(self.closing.values())))
         if key in self.retired:
             return

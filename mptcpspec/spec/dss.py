@@ -37,9 +37,27 @@ from .segment import SYN, Segment
 from .subflow import Mapping, Subflow
 from .verdicts import Judge
 
-__all__ = ["DataContext", "Mapping", "on_data_ack", "on_mapping"]
+__all__ = ["ChecksumFailure", "DataContext", "Mapping", "on_data_ack", "on_mapping"]
 
 _KEPT_MAPPINGS = 32
+
+
+class ChecksumFailure:
+    """A mapping sent by ``host`` whose checksum does not match its data (RFC 8684 §3.3.1, §3.7).
+
+    It is judged by the receiver's reaction: an MP_FAIL or a RST shows the data changed on the way
+    (checksums at work); a DATA_ACK beyond ``end`` (``accepted``, its frame) shows the receiver took it.
+    """
+
+    __slots__ = ("accepted", "end", "frame", "host", "message", "subflow")
+
+    def __init__(self, host: int, frame: int, subflow: str, message: str, end: int) -> None:
+        self.host = host
+        self.frame = frame
+        self.subflow = subflow
+        self.message = message
+        self.end = end
+        self.accepted = 0
 
 
 class DataContext(Context, Protocol):
@@ -54,7 +72,8 @@ class DataContext(Context, Protocol):
 
     def data_event(self, seg: Segment, sub: Subflow, h: int, dsn: int, length: int, kind: str) -> None: ...
 
-    def checksum_failed(self, seg: Segment, sub: Subflow, h: int, dsn: int, message: str) -> None: ...
+    @property
+    def checksum_failures(self) -> list[ChecksumFailure]: ...
 
 
 def on_mapping(m: DataContext, seg: Segment, sub: Subflow, h: int, mp: Mapping, *, repeated: bool) -> None:
@@ -262,12 +281,11 @@ def _checksum(
     sub.csum[h] = None
     judge.checks += 1
     if not check_checksum(mp.dsn, mp.ssn, mp.length, bytes(acc), mp.checksum):
-        m.checksum_failed(
-            seg,
-            sub,
-            h,
-            mp.dsn,
-            f"DSS checksum {mp.checksum:#06x} does not match the {data_len} mapped bytes at DSN {mp.dsn:#x}",
+        message = (
+            f"DSS checksum {mp.checksum:#06x} does not match the {data_len} mapped bytes at DSN {mp.dsn:#x}"
+        )
+        m.checksum_failures.append(
+            ChecksumFailure(h, seg.frame, sub.name, message, (mp.dsn + data_len) & MASK64)
         )
 
 
@@ -307,6 +325,9 @@ def on_data_ack(m: DataContext, seg: Segment, sub: Subflow, h: int, value: int, 
                 sub.name,
             )
     if flow.acked is None or relative(ack, flow.acked) > 0:
+        for failure in m.checksum_failures:
+            if failure.host == 1 - h and not failure.accepted and relative(ack, failure.end) >= 0:
+                failure.accepted = seg.frame
         flow.acked = ack
         flow.forget_below(ack)
         m.data_event(seg, sub, h, ack, 0, "data_ack")

@@ -47,9 +47,6 @@ class MonitorView(dss.DataContext, Protocol):
     @property
     def subflows(self) -> dict[tuple[str, int, str, int], Subflow]: ...
 
-    @property
-    def checksum_failures(self) -> list[tuple[int, int, str, str]]: ...
-
     def answer_checksum_failure(self, seg: Segment, sub: Subflow, h: int, how: str) -> None: ...
 
 
@@ -111,7 +108,7 @@ def on_prio(m: MonitorView, seg: Segment, sub: Subflow, h: int, opt: MpPrio) -> 
 
 def on_tcprst(m: MonitorView, seg: Segment, sub: Subflow, h: int, opt: MpTcpRst) -> None:
     PathState.on_tcprst(m.judge, seg, sub, opt)
-    if seg.flags & RST:
+    if seg.flags & RST and sub.end != "fastclose":
         sub.end = f"tcprst:{opt.reason}"
 
 

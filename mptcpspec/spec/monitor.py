@@ -28,6 +28,7 @@ from .connection import (
 )
 from .connection import TRANSITIONS as PHASE_TRANSITIONS
 from .context import HOSTS, Check
+from .dss import ChecksumFailure
 from .errors import UnknownVersion
 from .events import MonitorEvent, Observer
 from .handlers import HANDLERS, RECORDERS, MonitorView, last_subflow, on_dss, payload_oddities
@@ -102,7 +103,7 @@ class ConnectionMonitor:
         self.subflows: dict[Key, Subflow] = {}
         self.observer = observer
         self.complete = complete
-        self.checksum_failures: list[tuple[int, int, str, str]] = []
+        self.checksum_failures: list[ChecksumFailure] = []
         self.first_frame = 0
         self.last_frame = 0
         self.start_time = 0.0
@@ -157,14 +158,8 @@ class ConnectionMonitor:
 
     def finish(self) -> list[Finding]:
         """End of the capture: unanswered checksum failures, pending findings, notes on findings left out."""
-        for h, frame, subflow, message in self.checksum_failures:
-            self.judge.checks += 1
-            self.judge.breach(
-                DSS_CHECKSUM,
-                (frame,),
-                f"{message}, and {HOSTS[1 - h]} answered with neither MP_FAIL nor a RST",
-                subflow,
-            )
+        for failure in self.checksum_failures:
+            self._unanswered_checksum(failure)
         self.checksum_failures = []
         self._fail_reply()
         return self.judge.take() + self.judge.overflow()
@@ -232,21 +227,45 @@ class ConnectionMonitor:
             MonitorEvent(kind, seg.frame, seg.time, self.id, sub.name, _DIRECTIONS[h], dsn=rel, length=length)
         )
 
-    def checksum_failed(self, seg: Segment, sub: Subflow, h: int, dsn: int, message: str) -> None:
-        """A mapping from ``h`` with a wrong checksum: judged when the receiver reacts, or at the end."""
-        self.checksum_failures.append((h, seg.frame, sub.name, message))
+    def _unanswered_checksum(self, failure: ChecksumFailure) -> None:
+        """A checksum failure nobody answered: conclusive once the receiver DATA_ACKed the data."""
+        self.judge.checks += 1
+        receiver = HOSTS[1 - failure.host]
+        if failure.accepted:
+            self.judge.breach(
+                DSS_CHECKSUM,
+                (failure.frame, failure.accepted),
+                f"{failure.message}; {receiver} "
+                f"DATA_ACKed it at frame {failure.accepted} with neither MP_FAIL nor a RST",
+                failure.subflow,
+            )
+        elif self.complete:
+            self.judge.breach(
+                DSS_CHECKSUM,
+                (failure.frame,),
+                f"{failure.message}; {receiver} answered with neither MP_FAIL nor a RST",
+                failure.subflow,
+            )
+        else:
+            self.judge.undetermined(
+                DSS_CHECKSUM,
+                (failure.frame,),
+                f"{failure.message}; the capture shows no "
+                f"reaction from {receiver} (an MP_FAIL may be missing)",
+                failure.subflow,
+            )
 
     def answer_checksum_failure(self, seg: Segment, sub: Subflow, h: int, how: str) -> None:
         """Host ``h`` sent MP_FAIL or a RST: the checksum failures of the other host's data are explained."""
         kept = []
         for failure in self.checksum_failures:
-            if failure[0] == 1 - h:
+            if failure.host == 1 - h:
                 self.judge.note(
                     DSS_CHECKSUM,
-                    (failure[1], seg.frame),
-                    f"{failure[3]}; {HOSTS[h]} answered with "
+                    (failure.frame, seg.frame),
+                    f"{failure.message}; {HOSTS[h]} answered with "
                     f"{how} at frame {seg.frame}: the data changed on the way (checksums at work)",
-                    failure[2],
+                    failure.subflow,
                 )
             else:
                 kept.append(failure)
