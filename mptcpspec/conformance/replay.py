@@ -20,7 +20,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 
 from ..capture import CaptureError, open_capture
-from ..spec.monitor import ConnectionMonitor, MonitorEvent
+from ..spec.monitor import ConnectionMonitor, MonitorEvent, Observer
 from ..spec.options import MpCapable, MpJoinSyn, MpJoinSynAck
 from ..spec.rules import Finding
 from ..spec.segment import ACK, FIN, RST, SYN, Segment
@@ -61,9 +61,11 @@ class _Demux:
         series: bool,
         complete: bool,
         retire_after: int = _RETIRE_AFTER,
+        trace: Observer | None = None,
     ) -> None:
         self.strict, self.rules, self.series, self.complete = strict, rules, series, complete
         self.retire_after = retire_after
+        self.trace = trace
         self.flows: dict[Key, tuple[_Live, bool]] = {}
         self.tokens: dict[int, tuple[_Live, int]] = {}
         self.unknown_tokens: dict[int, _Live] = {}
@@ -189,9 +191,20 @@ class _Demux:
     def _create(self) -> _Live:
         self.count += 1
         holder: list[_Live] = []
-        observer = (lambda event: _point(holder[0], event)) if self.series else None
+        trace, series = self.trace, self.series
+
+        def observe(event: MonitorEvent) -> None:
+            if series:
+                _point(holder[0], event)
+            if trace is not None:
+                trace(event)
+
         monitor = ConnectionMonitor(
-            f"c{self.count}", strict=self.strict, rules=self.rules, observer=observer, complete=self.complete
+            f"c{self.count}",
+            strict=self.strict,
+            rules=self.rules,
+            observer=observe if series or trace is not None else None,
+            complete=self.complete,
         )
         live = _Live(monitor)
         holder.append(live)
@@ -331,14 +344,16 @@ def validate_segments(
     rules: Callable[[str], bool] | None = None,
     series: bool = False,
     complete: bool = False,
+    trace: Observer | None = None,
 ) -> FileReport:
     """Validate segments in capture order (e.g. a crafted conversation).
 
     ``complete=True`` says the segments are everything both hosts sent (no capture loss, every
-    subflow), which makes checks that rest on a segment's absence conclusive.
+    subflow), which makes checks that rest on a segment's absence conclusive.  ``trace`` receives every
+    ``MonitorEvent`` of every connection (the CLI's ``--trace``).
     """
     started = time.perf_counter()
-    demux = _Demux(strict=strict, rules=rules, series=series, complete=complete)
+    demux = _Demux(strict=strict, rules=rules, series=series, complete=complete, trace=trace)
     count = 0
     for seg in segments:
         count += 1
@@ -352,15 +367,20 @@ def validate_file(
     strict: bool = False,
     rules: Callable[[str], bool] | None = None,
     series: bool = False,
+    trace: Observer | None = None,
 ) -> FileReport:
-    """Validate one capture file; an unusable input gives a report with ``error`` set, never an exception."""
+    """Validate one capture file; an unusable input gives a report with ``error`` set, never an exception.
+
+    ``strict`` makes deviations from SHOULDs violations; ``rules`` selects the rule ids reported;
+    ``series`` fills each connection's sequence-graph points; ``trace`` receives every ``MonitorEvent``.
+    """
     started = time.perf_counter()
     name = os.fspath(path)
     try:
         reader = open_capture(path)
     except CaptureError as exc:
         return FileReport(name, 0, error=str(exc), seconds=time.perf_counter() - started)
-    demux = _Demux(strict=strict, rules=rules, series=series, complete=False)
+    demux = _Demux(strict=strict, rules=rules, series=series, complete=False, trace=trace)
     segments: Iterator[Segment] = reader.segments(mptcp_only=True)
     for seg in segments:
         demux.feed(seg)

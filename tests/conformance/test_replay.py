@@ -11,6 +11,7 @@ import pytest
 from mptcpspec.capture.writer import write_pcap
 from mptcpspec.conformance.conversation import Conversation
 from mptcpspec.conformance.replay import _Demux, validate_file, validate_segments
+from mptcpspec.spec.events import MonitorEvent
 from mptcpspec.spec.rules import Verdict
 from mptcpspec.spec.segment import Segment
 
@@ -132,3 +133,13 @@ def test_connections_one_after_another_are_summarised_and_dropped() -> None:
     summaries, findings = demux.finish()
     assert len(summaries) == 30 and [f for f in findings if f.is_violation] == []
     assert peak <= 3 * 2  # the live connection and the closed ones awaiting their stragglers
+
+
+def test_trace_receives_every_connections_events() -> None:
+    conv = Conversation(seed=7)
+    conv.connect()
+    conv.send("A", 100)
+    events: list[MonitorEvent] = []
+    validate_segments(conv.segments, trace=events.append)
+    assert {e.connection for e in events} == {"c1"}
+    assert ("connection", "syn-sent") in {(e.machine, e.after) for e in events}
