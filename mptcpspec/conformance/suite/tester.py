@@ -79,6 +79,8 @@ def segment_text(segment: Segment) -> str:
 class Tester:
     """Drives one case against ``stack``: flows, sending, receiving, expectations, the stack's app."""
 
+    __test__ = False  # not a pytest class
+
     def __init__(self, stack: Stack, case: Case, port: int) -> None:
         self.stack = stack
         self.case = case
