@@ -62,7 +62,7 @@ class Endpoint(Inbound):
         self.now = now
         address, port = local
         port = port or 32768 + self.state.random_int(2) % 28000
-        sf = self._new_subflow((address, port), remote, SubflowState.SYN_SENT)
+        sf = self.state.new_subflow((address, port), remote, SubflowState.SYN_SENT)
         self.state.pm.set_initial(address)
         options = (handshake.capable(self.state.config.checksum),) if self.state.config.mptcp else ()
         sf.queue(b"", SYN, options=options)
@@ -101,6 +101,22 @@ class Endpoint(Inbound):
         """Mark a subflow backup or regular and tell the peer with MP_PRIO (RFC 8684 §3.3.8)."""
         self.state.subflows[subflow].backup = backup
         self.state.prio_pending.add(subflow)
+
+    def open_subflow(self, local: str, remote: tuple[str, int] | None = None, backup: bool = False) -> int:
+        """Start an MP_JOIN subflow from address ``local`` (RFC 8684 §3.2), to ``remote`` or the initial
+        subflow's peer address; its SYN leaves once a DSS has arrived (§3.1).  Returns the subflow id."""
+        state = self.state
+        initial = state.initial
+        if not state.mptcp or state.fallback or state.remote_key is None or initial is None:
+            raise LocalProtocolError("MP_JOIN needs an established MPTCP connection", section="3.2")
+        port = 32768 + state.random_int(2) % 28000
+        sf = self.state.new_subflow((local, port), remote or initial.remote, SubflowState.SYN_SENT)
+        sf.is_join, sf.backup = True, backup
+        sf.local_nonce = state.random_int(4)
+        sf.local_address_id = state.pm.local_id(local)
+        option = handshake.join_syn(state.remote_key, sf.local_nonce, sf.local_address_id, backup)
+        sf.queue(b"", SYN, options=(option,))
+        return sf.id
 
     # --- driver calls --------------------------------------------------------------------------------
 
@@ -194,6 +210,9 @@ class Endpoint(Inbound):
         state = self.state
         if state.closed:
             return
+        while state.join_requests:
+            local, remote = state.join_requests.pop(0)
+            self.open_subflow(local, remote)
         if state.established and state.data_level_done:
             for sf in state.live():
                 if sf.state is not SubflowState.ESTABLISHED:

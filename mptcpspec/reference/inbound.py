@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from ..spec.crypto import key_idsn, key_token
-from ..spec.errors import LocalProtocolError
+from ..spec.crypto import key_idsn
 from ..spec.options import (
     AddAddr,
     Dss,
@@ -27,8 +26,8 @@ from ..spec.options import (
 from ..spec.segment import SYN, Segment
 from . import events as ev
 from . import handshake, lifecycle, output
-from .cc import Window, lia_increase
-from .receiver import DataReceiver, Mapping, MappingTracker
+from .cc import lia_increase
+from .receiver import DataReceiver, Mapping
 from .state import ConnectionState, Role
 from .subflow import Subflow, SubflowState, unwrap
 from .wire import peer_mss, peer_wscale
@@ -69,7 +68,7 @@ class Inbound:
         if seg.syn and not seg.has_ack and state.role is Role.SERVER:
             join = handshake.find(seg.mptcp, MpJoinSyn)
             if join is not None:
-                if self._join_acceptable(join):
+                if self.state.join_acceptable(join.token):
                     self._accept_join(seg, join)
                     return
             elif state.initial is None:
@@ -78,24 +77,6 @@ class Inbound:
         state.outbox.append(lifecycle.reply_reset(seg, now))
 
     # --- MP_CAPABLE handshake, RFC 8684 §3.1 ---------------------------------------------------------
-
-    def _new_subflow(self, local: tuple[str, int], remote: tuple[str, int], status: SubflowState) -> Subflow:
-        state = self.state
-        mss = state.config.mss
-        sf = Subflow(
-            len(state.subflows),
-            local,
-            remote,
-            state.random_int(4),
-            status,
-            mss,
-            Window(mss - 40),
-            MappingTracker(state.checksum),
-        )
-        sf.offer_wscale = state.wscale if status is SubflowState.SYN_SENT else None
-        state.subflows[sf.id] = sf
-        state.by_tuple[(*local, *remote)] = sf
-        return sf
 
     def _reset(self, sf: Subflow, reason: int) -> None:
         lifecycle.reset_subflow(self.state, self.events, sf, reason, self.now)
@@ -116,7 +97,7 @@ class Inbound:
 
     def _accept_initial(self, seg: Segment) -> None:
         state = self.state
-        sf = self._new_subflow((seg.dst, seg.dport), (seg.src, seg.sport), SubflowState.SYN_RECEIVED)
+        sf = self.state.new_subflow((seg.dst, seg.dport), (seg.src, seg.sport), SubflowState.SYN_RECEIVED)
         state.pm.set_initial(seg.dst)
         offer = handshake.find(seg.mptcp, MpCapable)
         options: tuple[MpCapable, ...] = ()
@@ -195,23 +176,10 @@ class Inbound:
 
     # --- MP_JOIN handshake, RFC 8684 §3.2 ------------------------------------------------------------
 
-    def _join_acceptable(self, join: MpJoinSyn) -> bool:
-        state = self.state
-        return (
-            state.established
-            and state.mptcp
-            and not state.fallback
-            and state.remote_key is not None
-            and not state.closed
-            and join.token == key_token(state.local_key)
-            and len(state.live()) < state.config.max_subflows
-            and not state.sender.fin_acked
-        )
-
     def _accept_join(self, seg: Segment, join: MpJoinSyn) -> None:
         state = self.state
         assert state.remote_key is not None
-        sf = self._new_subflow((seg.dst, seg.dport), (seg.src, seg.sport), SubflowState.SYN_RECEIVED)
+        sf = self.state.new_subflow((seg.dst, seg.dport), (seg.src, seg.sport), SubflowState.SYN_RECEIVED)
         sf.is_join = True
         sf.rcv_mappings.checksum = state.checksum
         sf.remote_nonce, sf.remote_address_id, sf.peer_backup = join.nonce, join.address_id, join.backup
@@ -392,23 +360,7 @@ class Inbound:
         self.events.append(ev.AddressAnnounced(option.address_id, option.address, option.port))
         initial = state.initial
         if state.config.auto_join and initial is not None and not state.sender.fin_acked:
-            self.open_subflow(initial.local[0], (option.address, option.port or initial.remote[1]))
-
-    def open_subflow(self, local: str, remote: tuple[str, int] | None = None, backup: bool = False) -> int:
-        """Start an MP_JOIN subflow from address ``local`` (RFC 8684 §3.2), to ``remote`` or the initial
-        subflow's peer address; its SYN leaves once a DSS has arrived (§3.1).  Returns the subflow id."""
-        state = self.state
-        initial = state.initial
-        if not state.mptcp or state.fallback or state.remote_key is None or initial is None:
-            raise LocalProtocolError("MP_JOIN needs an established MPTCP connection", section="3.2")
-        port = 32768 + state.random_int(2) % 28000
-        sf = self._new_subflow((local, port), remote or initial.remote, SubflowState.SYN_SENT)
-        sf.is_join, sf.backup = True, backup
-        sf.local_nonce = state.random_int(4)
-        sf.local_address_id = state.pm.local_id(local)
-        option = handshake.join_syn(state.remote_key, sf.local_nonce, sf.local_address_id, backup)
-        sf.queue(b"", SYN, options=(option,))
-        return sf.id
+            state.join_requests.append((initial.local[0], (option.address, option.port or initial.remote[1])))
 
     def _on_remove_addr(self, option: RemoveAddr) -> None:
         for address_id in option.address_ids:

@@ -12,10 +12,11 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..spec.crypto import key_idsn
+from ..spec.crypto import key_idsn, key_token
 from ..spec.segment import Segment
+from .cc import Window
 from .pathmgr import PathManager
-from .receiver import DataReceiver
+from .receiver import DataReceiver, MappingTracker
 from .sender import DataSender
 from .subflow import Subflow, SubflowState
 
@@ -86,6 +87,7 @@ class ConnectionState:
     pm: PathManager = field(default_factory=PathManager)
     outbox: list[Segment] = field(default_factory=list)
     prio_pending: set[int] = field(default_factory=set)
+    join_requests: list[tuple[str, tuple[str, int]]] = field(default_factory=list)
 
     def random_int(self, size: int) -> int:
         return int.from_bytes(self.config.random(size), "big")
@@ -115,3 +117,35 @@ class ConnectionState:
     def data_level_done(self) -> bool:
         """Both DATA_FINs are through: ours acknowledged, the peer's received (RFC 8684 §3.3.3)."""
         return self.sender.fin_acked and self.receiver is not None and self.receiver.fin_received
+
+    def new_subflow(self, local: tuple[str, int], remote: tuple[str, int], status: SubflowState) -> Subflow:
+        """A fresh subflow with a random ISN, registered under its 4-tuple."""
+        state = self
+        mss = state.config.mss
+        sf = Subflow(
+            len(state.subflows),
+            local,
+            remote,
+            state.random_int(4),
+            status,
+            mss,
+            Window(mss - 40),
+            MappingTracker(state.checksum),
+        )
+        sf.offer_wscale = state.wscale if status is SubflowState.SYN_SENT else None
+        state.subflows[sf.id] = sf
+        state.by_tuple[(*local, *remote)] = sf
+        return sf
+
+    def join_acceptable(self, token: int) -> bool:
+        """Whether an MP_JOIN SYN naming ``token`` may join: our token, MPTCP up, room, not closing."""
+        return (
+            self.established
+            and self.mptcp
+            and not self.fallback
+            and self.remote_key is not None
+            and not self.closed
+            and token == key_token(self.local_key)
+            and len(self.live()) < self.config.max_subflows
+            and not self.sender.fin_acked
+        )
