@@ -35,7 +35,19 @@ def test_registry() -> None:
     assert len(names) == len(set(names)) >= 60
     assert cases[0] is SANITY
     sections = {c.section for c in cases}
-    assert {"3.1", "3.2", "3.3.1", "3.3.2", "3.3.3", "3.3.8", "3.4.1", "3.4.2", "3.5", "3.6", "3.7"} <= sections
+    assert {
+        "3.1",
+        "3.2",
+        "3.3.1",
+        "3.3.2",
+        "3.3.3",
+        "3.3.8",
+        "3.4.1",
+        "3.4.2",
+        "3.5",
+        "3.6",
+        "3.7",
+    } <= sections
     assert all(c.description and "." in c.name for c in cases)
 
 
@@ -120,4 +132,6 @@ def test_expected_deviation_does_not_fail_the_run() -> None:
 @pytest.mark.parametrize("pattern", ["mp-capable.v0-offered", "mp-join.bad-ack-hmac", "add-addr.bad-hmac"])
 def test_cases_against_reference(pattern: str) -> None:
     suite = run_suite(ReferenceStack(), pattern=pattern)
-    assert [r.status for r in suite.results] == [Status.PASSED, Status.PASSED], [r.message for r in suite.results]
+    assert [r.status for r in suite.results] == [Status.PASSED, Status.PASSED], [
+        r.message for r in suite.results
+    ]

@@ -38,7 +38,8 @@ def _address(host: str, ip_version: int) -> str:
 
 
 class ProgramRun(AppRun):
-    """A stack-side program that reports JSON-lines events (``apps.py``'s ``done`` and ``reset``)."""
+    """A stack-side program: it succeeded when it exited 0 (and, if it reports ``apps.py``'s JSON-lines
+    events, its ``done`` event says ``ok``); a ``reset`` event means its connection was reset."""
 
     def __init__(self, program: Program) -> None:
         self.program = program
@@ -51,7 +52,7 @@ class ProgramRun(AppRun):
             done = events.get("done", {})
             self._outcome = AppOutcome(
                 finished=code >= 0,
-                ok=bool(done.get("ok")) and code == 0,
+                ok=code == 0 and bool(done.get("ok", "done" not in events)),
                 reset="reset" in events,
                 detail=f"exit {code}; events {self.program.events}",
             )

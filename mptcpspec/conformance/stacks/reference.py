@@ -33,7 +33,9 @@ def _address(number: int, ip_version: int) -> str:
 class _App(AppRun):
     """The in-process application on one endpoint; events are fed to it by the stack's pump."""
 
-    def __init__(self, stack: ReferenceStack, endpoint: Endpoint, expected: bytes, answer: bytes, server: bool):
+    def __init__(
+        self, stack: ReferenceStack, endpoint: Endpoint, expected: bytes, answer: bytes, server: bool
+    ):
         self.stack = stack
         self.endpoint = endpoint
         self.expected = expected
@@ -59,12 +61,15 @@ class _App(AppRun):
 
     def outcome(self, timeout: float) -> AppOutcome:
         deadline = time.monotonic() + timeout
-        while not (self.closed or self.reset or self.ended and not self.server) and time.monotonic() < deadline:
+        while not self._done() and time.monotonic() < deadline:
             self.stack.pump()
             time.sleep(_IDLE)
         ok = self.ended and bytes(self.received) == self.expected and not self.reset
         detail = f"received {len(self.received)} of {len(self.expected)} bytes, ended={self.ended}"
         return AppOutcome(self.closed or self.ended, ok, self.reset, detail + f", reset={self.reset}")
+
+    def _done(self) -> bool:
+        return self.closed or self.reset or (self.ended and not self.server)
 
     def stop(self) -> None:
         self.stack.drop(self)
@@ -133,7 +138,11 @@ class ReferenceStack(Stack):
             app.endpoint.handle_timer(now)
         while (event := app.endpoint.next_event()) is not None:
             app.on_event(event)
-            if self.config.join_from_alt and isinstance(event, ev.ConnectionEstablished) and not event.fallback:
+            if (
+                self.config.join_from_alt
+                and isinstance(event, ev.ConnectionEstablished)
+                and not event.fallback
+            ):
                 app.endpoint.open_subflow(self.stack_alt_addr(4))
         self._out.extend(app.endpoint.segments_to_send(now))
 
