@@ -6,11 +6,11 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mptcpspec.conformance.conversation import Conversation
+from mptcpspec.conformance.conversation import Conversation, Side
 from mptcpspec.conformance.replay import validate_segments
 from mptcpspec.spec.rules import Verdict
 
-SIDES = st.sampled_from(["A", "B"])
+SIDES: st.SearchStrategy[Side] = st.sampled_from(["A", "B"])
 
 
 def _build(data: st.DataObject, conv: Conversation, steps: int) -> None:
@@ -74,7 +74,7 @@ def test_random_legal_conversations_are_clean(
     fault=st.sampled_from(["wrong_token", "wrong_synack_hmac", "wrong_ack_hmac"]),
     initiator=SIDES,
 )
-def test_a_wrong_join_value_is_always_caught(seed: int, version: int, fault: str, initiator: str) -> None:
+def test_a_wrong_join_value_is_always_caught(seed: int, version: int, fault: str, initiator: Side) -> None:
     conv = Conversation(seed=seed, version=version)
     conv.connect()
     conv.send("B", 500)
