@@ -197,17 +197,24 @@ def queue_fins(state: ConnectionState) -> None:
             sf.queue(b"", FIN)
 
 
+def _first_data_pending(state: ConnectionState, initial: Subflow) -> bool:
+    """The initiator's first data segment is queued and unsent: it will carry MP_CAPABLE with both keys."""
+    first = initial.chunks[0] if initial.chunks else None
+    return first is not None and not first.transmissions and first.dsn == state.local_idsn + 1
+
+
 def collect(state: ConnectionState, now: float) -> list[Segment]:
     """All segments due now, in the order they should leave."""
     out = list(state.outbox)
     state.outbox.clear()
     initial = state.initial
+    _schedule(state)
     if state.send_third_ack and initial is not None and state.remote_key is not None:
         state.send_third_ack = False
-        option = handshake.capable(state.checksum, state.local_key, state.remote_key)
-        out.append(make_segment(state, initial, ACK, initial.snd_nxt, now, options=(option,)))
-        initial.ack_pending = False
-    _schedule(state)
+        if not _first_data_pending(state, initial):  # else the third ACK carries data (RFC 8684 §3.1)
+            option = handshake.capable(state.checksum, state.local_key, state.remote_key)
+            out.append(make_segment(state, initial, ACK, initial.snd_nxt, now, options=(option,)))
+            initial.ack_pending = False
     if state.fallback and state.sender.fin_requested and state.sender.all_sent and initial is not None:
         queue_fins(state)
     for sf in list(state.subflows.values()):

@@ -215,9 +215,10 @@ def _run(
     timeout: float,
     abort_after: int | None,
     hook: Callable[[ev.Event], None],
+    sent: bool = False,
 ) -> PeerResult:
     result = PeerResult()
-    app = _Application(endpoint, data, server, result, abort_after)
+    app = _Application(endpoint, data, server, result, abort_after, sent)
 
     def on_event(event: ev.Event, now: float) -> None:
         hook(event)
@@ -242,13 +243,19 @@ def peer_connect(
     timeout: float = 30.0,
     joins: tuple[tuple[str, str], ...] = (),
     abort_after: int | None = None,
+    early_data: bool = True,
 ) -> PeerResult:
     """Connect from ``local`` to ``remote`` through ``device``, send ``data``, read the peer's answer.
 
     Once the connection is up, one subflow is joined (MP_JOIN) per ``(local address, peer address)`` in
     ``joins``, to the same port.  ``abort_after``: fast-close once that many bytes have arrived.
+    ``early_data``: queue the data before connecting, so that the third ACK carries its first bytes
+    (RFC 8684 §3.1); otherwise it is sent once the connection is up, after a bare third ACK.
     """
     endpoint = Endpoint(Role.CLIENT, config, time.monotonic(), observer)
+    if early_data:
+        endpoint.send(data)
+        endpoint.close()
     endpoint.connect((local, None), remote, time.monotonic())
 
     def open_joins(event: ev.Event) -> None:
@@ -256,7 +263,7 @@ def peer_connect(
             for join_local, join_remote in joins:
                 endpoint.open_subflow(join_local, (join_remote, remote[1]))
 
-    return _run(endpoint, device, data, False, timeout, abort_after, open_joins)
+    return _run(endpoint, device, data, False, timeout, abort_after, open_joins, sent=early_data)
 
 
 def peer_listen(

@@ -32,10 +32,11 @@ def _options(segments: list[Segment], kind: type) -> list[tuple[Segment, object]
     return [(s, o) for s in segments for o in s.mptcp if isinstance(o, kind)]
 
 
-def test_mp_capable_handshake_and_first_data() -> None:
+def test_mp_capable_handshake_with_data_on_the_third_ack() -> None:
     pair = Pair()
+    pair.client.send(b"hello" * 1000)  # queued before the SYN/ACK arrives: the third ACK carries data
     pair.connect()
-    exchange(pair, b"hello" * 1000, b"world")
+    exchange(pair, b"", b"world")
     sent = pair.client_log.sent
     syn = sent[0]
     assert syn.flags == SYN and syn.mptcp == (MpCapable(1, 0x01),)
@@ -43,15 +44,45 @@ def test_mp_capable_handshake_and_first_data() -> None:
     (offer,) = synack.mptcp
     assert isinstance(offer, MpCapable) and offer.sender_key == pair.server.state.local_key
     third = sent[1]
-    assert third.flags == ACK and third.payload_len == 0
-    assert third.mptcp == (MpCapable(1, 0x01, pair.client.state.local_key, pair.server.state.local_key),)
-    first_data = next(s for s in sent if s.payload_len)
-    (mpc,) = first_data.mptcp
-    assert isinstance(mpc, MpCapable) and mpc.data_length == first_data.payload_len
+    assert third.flags & ACK and third.payload_len > 0
+    keys = (pair.client.state.local_key, pair.server.state.local_key)
+    assert third.mptcp == (MpCapable(1, 0x01, *keys, data_length=third.payload_len),)
     later = [o for s, o in _options(sent, Dss) if o.dsn is not None and not o.data_fin]
-    assert later and later[0].dsn == key_idsn(pair.client.state.local_key) + 1 + first_data.payload_len
+    assert later and later[0].dsn == key_idsn(keys[0]) + 1 + third.payload_len
     assert pair.received("server") == b"hello" * 1000 and pair.received("client") == b"world"
     assert pair.client.closed and pair.server.closed
+
+
+def test_mp_capable_handshake_without_data_then_listener_first() -> None:
+    pair = Pair()
+    pair.connect()
+    assert pair.established()
+    pair.server.send(b"server speaks first")
+    exchange(pair, b"then the client", b"")
+    third = pair.client_log.sent[1]
+    keys = (pair.client.state.local_key, pair.server.state.local_key)
+    assert third.flags == ACK and third.payload_len == 0 and third.mptcp == (MpCapable(1, 0x01, *keys),)
+    first_data = next(s for s in pair.client_log.sent if s.payload_len)
+    assert first_data.mptcp == (MpCapable(1, 0x01, *keys, data_length=first_data.payload_len),)
+    assert pair.received("client") == b"server speaks first"
+    assert pair.received("server") == b"then the client"
+
+
+def test_join_with_backup_flag_keeps_data_off_the_backup() -> None:
+    pair = Pair()
+    pair.connect()
+    assert pair.established()
+    pair.client.open_subflow(CLIENT_2, backup=True)  # its SYN waits for a DSS from the listener (§3.1)
+    pair.client.send(b"x")
+    pair.run(1.0, lambda sim: pair.client.state.dss_seen)
+    pair.run(2.0, lambda sim: len(pair.events("server", ev.SubflowEstablished)) == 2)
+    (join,) = [o for _, o in _options(pair.client_log.sent, MpJoinSyn)]
+    assert join.backup
+    assert pair.events("server", ev.SubflowEstablished)[1].backup
+    exchange(pair, bytes(200_000), bytes(200_000))
+    assert pair.received("server") == b"x" + bytes(200_000)
+    backup = pair.client.state.subflows[1]
+    assert backup.snd_una - backup.iss <= 2 and pair.server.state.subflows[1].snd_una - backup.irs <= 2
 
 
 def test_data_fin_is_acknowledged_both_ways_before_subflow_fins() -> None:

@@ -116,6 +116,7 @@ def _reference_client(
     joins: tuple[tuple[str, str], ...] = ((ref_addr(2), kernel_addr(2)),),
     config: Config = STRICT,
     expect: dict[str, object] | None = None,
+    early_data: bool = True,
 ) -> tuple[PeerResult, FileReport]:
     expected = expect or {"event": "done", "received": up, "expected": up, "ok": True}
 
@@ -130,6 +131,7 @@ def _reference_client(
                 config=config,
                 timeout=25,
                 joins=joins,
+                early_data=early_data,
             )
             status = server.finish(timeout=30, check=False)
         assert status == 0, server.events
@@ -154,9 +156,9 @@ def test_kernel_client_to_reference_server_two_subflows(lab: KernelLab, tmp_path
     assert _busy_subflows(report) == 2
 
 
-def test_checksums_asked_by_the_kernel(lab: KernelLab, tmp_path: Path) -> None:
+def test_checksums_asked_by_the_kernel_and_a_bare_third_ack(lab: KernelLab, tmp_path: Path) -> None:
     lab.kernel.sysctl("net.mptcp.checksum_enabled", 1)
-    result, report = _reference_client(lab, tmp_path, up=300_000)
+    result, report = _reference_client(lab, tmp_path, up=300_000, early_data=False)
     assert ev.ConnectionEstablished(False, True) in result.events
     assert report.connections[0].checksums is True
 
