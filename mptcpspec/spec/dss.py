@@ -218,10 +218,13 @@ def _segment_data(
     if offset >= data_len:
         return
     dsn = (mp.dsn + offset) & MASK64
+    # Only the bytes this mapping covers: a segment coalesced on receive (GRO) may carry more.
+    length = min(seg.payload_len, data_len - offset)
     resent = flow.top is not None and relative(dsn, flow.top) < 0
-    new = flow.advance(dsn, (dsn + seg.payload_len) & MASK64)
-    m.data_event(seg, sub, h, dsn, seg.payload_len, "data" if new and not resent else "reinjection")
+    new = flow.advance(dsn, (dsn + length) & MASK64)
+    m.data_event(seg, sub, h, dsn, length, "data" if new and not resent else "reinjection")
     complete = seg.payload_complete
+    payload = seg.payload[:length]
     if resent:
         m.judge.checks += 1
         if not complete:
@@ -232,7 +235,7 @@ def _segment_data(
                 sub.name,
             )
         else:
-            diff = flow.stored_overlap(dsn, seg.payload)
+            diff = flow.stored_overlap(dsn, payload)
             if diff is not None:
                 at, first, again = diff
                 m.judge.breach(
@@ -242,7 +245,7 @@ def _segment_data(
                     sub.name,
                 )
     if complete:
-        flow.store(dsn, seg.payload[: seg.payload_len])
+        flow.store(dsn, payload)
     if mp.checksum is not None and m.conn.checksums:
         _checksum(m, seg, sub, h, mp, data_len, offset)
 

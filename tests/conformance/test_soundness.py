@@ -8,6 +8,7 @@ cut with ``editcap -s``) and read back through the capture reader, and must give
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import shutil
 import struct
@@ -20,7 +21,7 @@ import pytest
 from mptcpspec.capture import open_capture
 from mptcpspec.capture.writer import write_pcap
 from mptcpspec.conformance.conversation import Conversation
-from mptcpspec.conformance.replay import validate_file
+from mptcpspec.conformance.replay import validate_file, validate_segments
 from mptcpspec.spec.segment import Segment
 
 TRACES = Path(__file__).resolve().parents[2] / "traces"
@@ -150,3 +151,22 @@ def test_gso_super_segments_are_judged_like_their_pieces() -> None:
     on, off = validate_file(TRACES / "gso-on.pcap"), validate_file(TRACES / "gso-off.pcap")
     assert on.violations == off.violations == 0
     assert on.connections[0].data_bytes == off.connections[0].data_bytes
+
+
+def test_segments_coalesced_on_receive_are_judged_by_their_first_mapping_only() -> None:
+    """GRO hands the capture one segment for two, with the first one's options: the bytes of the second
+    belong to another mapping (here a DSN far away), so they must not be judged as the first's."""
+    conv = Conversation(seed=21)
+    conv.connect()
+    conv.send("B", 100)
+    conv.join("A")
+    (first, _) = conv.send("A", 1000, subflow=1)
+    conv.send("A", 1000, subflow=0)
+    (second, _) = conv.send("A", 1000, subflow=1)
+    one, two = conv.segment(first), conv.segment(second)
+    merged = dataclasses.replace(one, payload=one.payload + two.payload, payload_len=one.payload_len * 2)
+    segments = [merged if s.frame == first else s for s in conv.segments if s.frame != second]
+    report = validate_segments(segments)
+    assert report.violations == 0
+    (conn,) = report.connections
+    assert conn.data_bytes[0] == 2000  # the last 1000 bytes lost their mapping to GRO: not counted
