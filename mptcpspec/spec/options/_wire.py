@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from ..errors import BadLength, OptionError, TruncatedOption
 from ._base import Parser
 from ._control import (
@@ -175,12 +177,25 @@ def scan_tcp_options(
             errors.append(_bad_tcp_option(raw, offset))
             break
         if kind == MPTCP_KIND:
-            try:
-                options.append(parse(raw[offset : offset + length], version=version))
-            except OptionError as error:
-                errors.append(error)
+            outcome = _parse_memo(raw[offset : offset + length], version)
+            if isinstance(outcome, OptionError):
+                errors.append(outcome)
+            else:
+                options.append(outcome)
         offset += length
     return tuple(options), tuple(errors)
+
+
+@lru_cache(maxsize=4096)
+def _parse_memo(data: bytes, version: int | None) -> MptcpOption | OptionError:
+    """``parse``, remembered: consecutive segments of one mapping usually carry byte-identical DSS
+    options (Linux repeats the mapping, and the DATA_ACK stays put while the peer is quiet), so a capture
+    parses most of its options only once.  Options are immutable, so sharing them is safe; errors are
+    returned instead of raised so that they are remembered too."""
+    try:
+        return parse(data, version=version)
+    except OptionError as error:
+        return error
 
 
 def _bad_tcp_option(raw: bytes, offset: int) -> OptionError:
