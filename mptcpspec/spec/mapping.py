@@ -262,7 +262,8 @@ class DataDirection:
         """Record a mapped range; True when it reaches beyond everything mapped before (new data)."""
         if self.base is None:
             self.base = start
-        if self.top is None or relative(end, self.top) > 0:
+        top = self.top
+        if top is None or 0 < (end - top) & MASK64 < HALF64:
             self.top = end
             return True
         return False

@@ -355,22 +355,23 @@ class Subflow:
 
     def track(self, seg: Segment, d: int) -> None:
         """Update sequence tracking with ``seg`` sent in direction ``d`` (loss evidence, bytes)."""
-        end = (seg.seq + seg.seq_space) & 0xFFFFFFFF
+        flags, seq = seg.flags, seg.seq
+        end = (seq + seg.payload_len + (1 if flags & SYN else 0) + (1 if flags & FIN else 0)) & 0xFFFFFFFF
         known = self.snd_end[d]
         if known is None:
             self.snd_end[d] = end
         else:
-            ahead = (seg.seq - known) & 0xFFFFFFFF
+            ahead = (seq - known) & 0xFFFFFFFF
             if 0 < ahead < 0x80000000:
                 self.lossy[d] = True
             if 0 < ((end - known) & 0xFFFFFFFF) < 0x80000000:
                 self.snd_end[d] = end
-        if seg.flags & ACK:
+        if flags & ACK:
             other = 1 - d
             seen = self.snd_end[other]
             if seen is not None and 0 < ((seg.ack - seen) & 0xFFFFFFFF) < 0x80000000:
                 self.lossy[other] = True
-        if seg.flags & FIN:
+        if flags & FIN:
             self.fins[d] = True
         self.bytes[d] += seg.payload_len
         self.packets += 1
