@@ -63,6 +63,7 @@ CHECKS: dict[str, Check | Callable[[MonitorView, Segment, Subflow, int], None]] 
 """Every check procedure the transition tables name, by rule id."""
 
 _DIRECTIONS = ("A>B", "B>A")
+_LATER_VERSION = 2  # what a SYN offering an unknown version offers at least
 _SYN_FIN_RST_URG = SYN | FIN | RST | URG
 Key = tuple[str, int, str, int]
 
@@ -292,6 +293,11 @@ class ConnectionMonitor:
         for error in seg.option_errors:
             self.judge.checks += 1
             if isinstance(error, UnknownVersion) and seg.flags & SYN and not seg.flags & ACK:
+                # A SYN may offer a later version; the listener answers with one it knows (RFC 8684 §3.1).
+                self.conn.syn_capable = self.conn.handshake_seen = True
+                self.conn.version_proposed = _LATER_VERSION
+                if sub.kind == "unknown":
+                    sub.kind = "initial"
                 self.judge.note(
                     OPTIONS_MALFORMED,
                     (seg.frame,),

@@ -9,7 +9,7 @@ import pytest
 from mptcpspec.conformance.conversation import Conversation
 from mptcpspec.spec.events import MonitorEvent
 from mptcpspec.spec.monitor import ConnectionMonitor
-from mptcpspec.spec.options import MpCapable, MpTcpRst
+from mptcpspec.spec.options import MpCapable, MpTcpRst, scan_tcp_options
 from mptcpspec.spec.rules import Finding, Verdict
 from mptcpspec.spec.segment import Segment
 
@@ -140,8 +140,6 @@ def test_malformed_option_is_reported_not_raised() -> None:
     conv = Conversation(seed=13)
     conv.connect()
     (frame,) = conv.data_ack("B")
-    from mptcpspec.spec.options import scan_tcp_options
-
     raw = bytes.fromhex("1e0c20")  # a DSS that claims 12 bytes and has 3
     options, errors = scan_tcp_options(raw)
     conv = conv.with_segment(frame, tcp_options=raw, mptcp=options, option_errors=errors)
@@ -154,3 +152,17 @@ def test_a_finding_never_raises_on_odd_input() -> None:
     weird = Segment(1, 0.0, 4, "a", "b", 1, 2, 0, 0, 0xFF, 0, 10, mptcp=(MpTcpRst(0xF, 0xFF),))
     findings = monitor.step(weird, True) + monitor.step(dataclasses.replace(weird, frame=2), False)
     assert {f.rule.id for f in findings} >= {"tcprst.reserved-flags"}
+
+
+def test_a_syn_offering_a_later_version_may_be_answered_with_v1() -> None:
+    conv = Conversation(seed=14)
+    conv.connect()
+    conv.send("B", 100)
+    raw = bytes((30, 4, 0x02, 0x01))  # MP_CAPABLE version 2, flag H
+    options, errors = scan_tcp_options(raw)
+    assert errors and not options
+    conv = conv.with_segment(1, tcp_options=raw, mptcp=options, option_errors=errors)
+    monitor, findings = run(conv, complete=True)
+    assert violations(findings) == []
+    assert [f.verdict for f in findings if f.rule.id == "options.malformed"] == [Verdict.NOTE]
+    assert monitor.conn.version == 1 and monitor.conn.phase.value == "established"
