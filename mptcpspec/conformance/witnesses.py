@@ -20,7 +20,7 @@ import z3
 
 from ..spec.catalogue import CATALOGUE
 
-__all__ = ["MODELS", "Model", "Witness", "coverage", "holds", "witness"]
+__all__ = ["MODELS", "Model", "Witness", "coverage", "holds", "model", "solve", "witness"]
 
 Fields = Mapping[str, z3.BitVecRef]
 Constraint = Callable[[Fields], z3.BoolRef]
@@ -72,7 +72,7 @@ def _flag(name: str) -> tuple[str, int]:
 
 MODELS: tuple[Model, ...] = (
     Model("dss.mapping-consistent", (("dsn1", 64), ("ssn1", 32), ("len1", 16), ("dsn2", 64), ("ssn2", 32)),
-          lambda f: z3.And(z3.ULT(f["ssn2"] - f["ssn1"], _zext(f["len1"], 32)), f["len1"] > 0),
+          lambda f: z3.And(z3.ULT(f["ssn2"] - f["ssn1"], _zext(f["len1"], 32)), z3.UGT(f["len1"], 0)),
           lambda f: f["dsn2"] - f["dsn1"] == _zext(f["ssn2"] - f["ssn1"], 64)),
     Model("data-ack.beyond-sent", (("idsn", 64), ("sent", 64), ("data_ack", 64)),
           lambda f: z3.ULT(f["sent"], _u64(1 << 32)),
@@ -90,7 +90,7 @@ MODELS: tuple[Model, ...] = (
           lambda f: z3.Or(f["M"] == 1, f["csum"] == 0), lambda f: f["length"] == _dss_length(f)),
     Model("dss.dsn32-inference", (("dsn", 64), ("near", 64)), _true,
           lambda f: z3.ULT(f["dsn"] - f["near"] + (1 << 31), _u64(1 << 32))),
-    Model("subflow.state", (("rcv_nxt", 32), ("seq", 32), ("window", 16)), lambda f: f["window"] > 0,
+    Model("subflow.state", (("rcv_nxt", 32), ("seq", 32), ("window", 16)), lambda f: z3.UGT(f["window"], 0),
           lambda f: z3.ULT(f["seq"] - f["rcv_nxt"], _zext(f["window"], 32))),
     Model("dss.checksum-missing", (_flag("negotiated"), _flag("csum")), lambda f: f["negotiated"] == 1,
           lambda f: f["csum"] == 1),
@@ -118,21 +118,34 @@ def _variables(model: Model) -> dict[str, z3.BitVecRef]:
     return {name: z3.BitVec(f"{model.rule_id}.{name}", bits) for name, bits in model.fields}
 
 
-def _solve(model: Model, keep: bool) -> dict[str, int]:
+def solve(model: Model, keep: bool, fixed: Mapping[str, int] | None = None) -> dict[str, int]:
+    """An assignment of ``model``'s fields in which the premise holds and the rule holds (``keep``) or
+    fails, with the ``fixed`` fields pinned (the values a live conversation already chose).
+    ``ValueError`` when there is none."""
     fields = _variables(model)
     solver = z3.Solver()
     rule = model.rule(fields)
     solver.add(model.premise(fields), rule if keep else z3.Not(rule))
+    for name, value in (fixed or {}).items():
+        solver.add(fields[name] == value)
     if solver.check() != z3.sat:
         raise ValueError(f"{model.rule_id}: no assignment {'keeps' if keep else 'breaks'} the rule")
     found = solver.model()
     return {name: found.eval(var, model_completion=True).as_long() for name, var in fields.items()}
 
 
+def model(rule_id: str) -> Model:
+    """The model of ``rule_id`` (``KeyError`` if none)."""
+    for candidate in MODELS:
+        if candidate.rule_id == rule_id:
+            return candidate
+    raise KeyError(f"no witness model for {rule_id!r}")
+
+
 @cache
 def witness(model: Model) -> Witness:
     """The solver's assignment that keeps ``model``'s rule and the one that breaks it."""
-    return Witness(model.rule_id, _solve(model, True), _solve(model, False))
+    return Witness(model.rule_id, solve(model, True), solve(model, False))
 
 
 def holds(model: Model, values: Mapping[str, int]) -> tuple[bool, bool]:

@@ -6,7 +6,7 @@ transfer each way and the data-level close) runs before them, and if it fails th
 
 from __future__ import annotations
 
-from . import capable, dss, fallback, join, paths
+from . import capable, dss, fallback, join, paths, witnessed
 from .case import Case
 from .session import open_session
 from .tester import Tester
@@ -26,4 +26,4 @@ SANITY = Case("sanity.handshake-and-transfer", "3.1",
 
 def all_cases() -> tuple[Case, ...]:
     """Every case of the suite (the sanity case first), grouped by RFC section."""
-    return (SANITY, *capable.CASES, *dss.CASES, *join.CASES, *paths.CASES, *fallback.CASES)
+    return (SANITY, *capable.CASES, *dss.CASES, *join.CASES, *paths.CASES, *fallback.CASES, *witnessed.CASES)
