@@ -30,6 +30,7 @@ from .wire import decode_ipv4, encode_ipv4
 
 __all__ = [
     "PeerResult",
+    "Script",
     "TunDevice",
     "drive",
     "move_to_netns",
@@ -37,6 +38,8 @@ __all__ = [
     "peer_connect",
     "peer_listen",
 ]
+
+Script = Callable[[Endpoint, ev.Event, "PeerResult"], None]
 
 TUNSETIFF = 0x400454CA
 IFF_TUN = 0x0001
@@ -215,6 +218,7 @@ def _run(
     timeout: float,
     abort_after: int | None,
     hook: Callable[[ev.Event], None],
+    script: Script | None,
     sent: bool = False,
 ) -> PeerResult:
     result = PeerResult()
@@ -223,6 +227,8 @@ def _run(
     def on_event(event: ev.Event, now: float) -> None:
         hook(event)
         app.on_event(event, now)
+        if script is not None:
+            script(endpoint, event, result)
 
     result.seconds = drive(endpoint, device, lambda now: endpoint.closed, timeout, on_event)
     result.findings = list(endpoint.findings)
@@ -244,6 +250,7 @@ def peer_connect(
     joins: tuple[tuple[str, str], ...] = (),
     abort_after: int | None = None,
     early_data: bool = True,
+    script: Script | None = None,
 ) -> PeerResult:
     """Connect from ``local`` to ``remote`` through ``device``, send ``data``, read the peer's answer.
 
@@ -251,6 +258,8 @@ def peer_connect(
     ``joins``, to the same port.  ``abort_after``: fast-close once that many bytes have arrived.
     ``early_data``: queue the data before connecting, so that the third ACK carries its first bytes
     (RFC 8684 §3.1); otherwise it is sent once the connection is up, after a bare third ACK.
+    ``script`` is called after each event with the endpoint, the event and the result so far, to drive
+    the path manager (``remove_address``, ``set_backup``, ...) during the run.
     """
     endpoint = Endpoint(Role.CLIENT, config, time.monotonic(), observer)
     if early_data:
@@ -263,7 +272,7 @@ def peer_connect(
             for join_local, join_remote in joins:
                 endpoint.open_subflow(join_local, (join_remote, remote[1]))
 
-    return _run(endpoint, device, data, False, timeout, abort_after, open_joins, sent=early_data)
+    return _run(endpoint, device, data, False, timeout, abort_after, open_joins, script, sent=early_data)
 
 
 def peer_listen(
@@ -275,9 +284,11 @@ def peer_listen(
     timeout: float = 30.0,
     announce: tuple[str, ...] = (),
     abort_after: int | None = None,
+    script: Script | None = None,
 ) -> PeerResult:
     """Accept one connection on whatever address/port the device's routes bring, read the peer's data to
-    its end, answer with ``data`` and close.  ``announce`` addresses are sent in ADD_ADDR once up."""
+    its end, answer with ``data`` and close.  ``announce`` addresses are sent in ADD_ADDR once up;
+    ``abort_after`` and ``script`` as for ``peer_connect``."""
     endpoint = Endpoint(Role.SERVER, config, time.monotonic(), observer)
 
     def announcements(event: ev.Event) -> None:
@@ -285,4 +296,4 @@ def peer_listen(
             for address in announce:
                 endpoint.add_address(address)
 
-    return _run(endpoint, device, data, True, timeout, abort_after, announcements)
+    return _run(endpoint, device, data, True, timeout, abort_after, announcements, script)

@@ -20,6 +20,7 @@ from mptcpspec.conformance.replay import validate_file
 from mptcpspec.conformance.results import FileReport
 from mptcpspec.conformance.stacks.apps import stream
 from mptcpspec.reference import events as ev
+from mptcpspec.reference.endpoint import Endpoint
 from mptcpspec.reference.state import Config
 from mptcpspec.reference.tun import PeerResult, peer_connect, peer_listen
 
@@ -180,16 +181,24 @@ def test_reference_announces_and_the_kernel_joins(lab: KernelLab, tmp_path: Path
     assert result.received == stream(SEED, UP)
 
 
-def _cut_path_2_later(lab: KernelLab, delay: float) -> threading.Timer:
-    timer = threading.Timer(delay, lambda: lab.router.ip("link", "set", "r2", "down"))
+def _later(delay: float, action: Callable[[], None]) -> threading.Timer:
+    timer = threading.Timer(delay, action)
     timer.start()
     return timer
 
 
-def test_path_cut_mid_transfer_reference_client(lab: KernelLab, tmp_path: Path) -> None:
+def _shape(lab: KernelLab, rate: str = "20mbit") -> None:
     for path in lab.paths:
-        lab.router.shape(f"r{path}", "20mbit", latency="20ms")
-        lab.kernel.shape(f"k{path}", "20mbit", latency="20ms")
+        lab.router.shape(f"r{path}", rate, latency="20ms")
+        lab.kernel.shape(f"k{path}", rate, latency="20ms")
+
+
+def _cut_path_2_later(lab: KernelLab, delay: float) -> threading.Timer:
+    return _later(delay, lambda: lab.router.ip("link", "set", "r2", "down"))
+
+
+def test_path_cut_mid_transfer_reference_client(lab: KernelLab, tmp_path: Path) -> None:
+    _shape(lab)
     timer = _cut_path_2_later(lab, 0.3)
     result, report = _reference_client(lab, tmp_path)
     timer.join()
@@ -200,9 +209,7 @@ def test_path_cut_mid_transfer_reference_client(lab: KernelLab, tmp_path: Path) 
 
 def test_path_cut_mid_transfer_kernel_client(lab: KernelLab, tmp_path: Path) -> None:
     lab.kernel.mptcp_endpoint(kernel_addr(2), "k2", 2, "subflow")
-    for path in lab.paths:
-        lab.router.shape(f"r{path}", "20mbit", latency="20ms")
-        lab.kernel.shape(f"k{path}", "20mbit", latency="20ms")
+    _shape(lab)
     result, report = _kernel_client(lab, tmp_path, during=lambda: _cut_path_2_later(lab, 0.3).join())
     assert result.received == stream(SEED, UP)
     assert len(report.connections[0].subflows) == 2
@@ -239,3 +246,29 @@ def test_kernel_fast_close(lab: KernelLab, tmp_path: Path) -> None:
     result, report = _reference_client(lab, tmp_path, "--abort-after", "100000", joins=(), expect=aborted)
     assert result.events[-1] == ev.ConnectionClosed(True, "peer fast close")
     assert report.connections[0].state == "fastclosed"
+
+
+def test_kernel_removes_its_address_mid_transfer(lab: KernelLab, tmp_path: Path) -> None:
+    lab.kernel.mptcp_endpoint(kernel_addr(2), "k2", 2, "signal")
+    _shape(lab, "10mbit")
+    timer = _later(0.5, lambda: lab.kernel.run("ip", "mptcp", "endpoint", "delete", "id", "2"))
+    result, report = _reference_client(lab, tmp_path, joins=())
+    timer.join()
+    assert ev.AddressRemoved(2) in result.events
+    assert result.closed and not result.reset
+    assert report.connections[0].data_bytes[0] >= UP
+
+
+def test_reference_removes_its_address_mid_transfer(lab: KernelLab, tmp_path: Path) -> None:
+    _shape(lab, "10mbit")
+
+    def remove_second(endpoint: Endpoint, event: ev.Event, so_far: PeerResult) -> None:
+        halfway = isinstance(event, ev.DataReceived) and len(so_far.received) >= UP // 3
+        if halfway and ref_addr(2) in endpoint.state.pm.local_ids:
+            endpoint.remove_address(ref_addr(2))
+
+    result, report = _kernel_client(lab, tmp_path, announce=(ref_addr(2),), script=remove_second)
+    assert result.received == stream(SEED, UP)
+    (connection,) = report.connections
+    ends = {sub.id: sub.end for sub in connection.subflows}
+    assert len(ends) == 2 and any(end.startswith("tcprst") for end in ends.values()), ends
