@@ -28,7 +28,7 @@ from . import handshake, lifecycle, output
 from .inbound import Inbound
 from .sender import DataSender
 from .state import Config, ConnectionState, Role
-from .subflow import Subflow, SubflowState
+from .subflow import Subflow, SubflowEvent, SubflowState
 
 __all__ = ["Config", "Endpoint", "Observer", "Role"]
 
@@ -175,7 +175,7 @@ class Endpoint(Inbound):
         elif not sf.chunks:
             sf.rto_deadline = None
             if sf.fin_queued:  # our FIN is acknowledged but the peer's never came: give up waiting
-                sf.state = SubflowState.CLOSED
+                sf.advance(SubflowEvent.FIN_WAIT_EXPIRED)
                 self.events.append(ev.SubflowClosed(sf.id, reset=False))
             return
         else:
@@ -222,7 +222,7 @@ class Endpoint(Inbound):
             if sf.fin_queued and not sf.chunks and sf.rto_deadline is None and state.data_level_done:
                 sf.rto_deadline = now + state.config.fin_wait
             if sf.fin_queued and sf.fin_received and not sf.chunks:
-                sf.state = SubflowState.CLOSED
+                sf.advance(SubflowEvent.FINS_EXCHANGED)
                 sf.rto_deadline = None
                 self.events.append(ev.SubflowClosed(sf.id, reset=False))
         if state.established and not state.live() and (state.data_level_done or state.fallback):

@@ -29,7 +29,7 @@ from . import handshake, lifecycle, output
 from .cc import lia_increase
 from .receiver import DataReceiver, Mapping
 from .state import ConnectionState, Role
-from .subflow import Subflow, SubflowState, unwrap
+from .subflow import Subflow, SubflowEvent, SubflowState, unwrap
 from .wire import peer_mss, peer_wscale
 
 __all__ = ["Inbound"]
@@ -130,7 +130,7 @@ class Inbound:
             state.send_third_ack = True
         else:
             state.fallback = True
-        sf.state = SubflowState.ESTABLISHED
+        sf.advance(SubflowEvent.SYNACK_ACCEPTED)
         sf.ack_pending = True
         self._establish(sf, sf.peer_window_of(seg.window, seg.syn))
 
@@ -154,7 +154,7 @@ class Inbound:
                 return  # a DSS before any key: wait for the MP_CAPABLE to be sent again (§3.1)
             else:
                 state.fallback = True
-        sf.state = SubflowState.ESTABLISHED
+        sf.advance(SubflowEvent.HANDSHAKE_ACK)
         self._establish(sf, sf.peer_window_of(seg.window, seg.syn))
         self._on_established(sf, seg, now)
 
@@ -201,7 +201,7 @@ class Inbound:
             self._reset(sf, TcpRstReason.MPTCP_SPECIFIC)
             return
         sf.remote_nonce, sf.remote_address_id, sf.peer_backup = answer.nonce, answer.address_id, answer.backup
-        sf.state = SubflowState.PRE_ESTABLISHED
+        sf.advance(SubflowEvent.JOIN_SYNACK_VERIFIED)
         sf.join_ack_pending = True
 
     def _join_third_ack(self, sf: Subflow, seg: Segment, now: float) -> None:
@@ -213,7 +213,7 @@ class Inbound:
         ):
             self._reset(sf, TcpRstReason.MPTCP_SPECIFIC)
             return
-        sf.state = SubflowState.ESTABLISHED
+        sf.advance(SubflowEvent.HANDSHAKE_ACK)
         sf.ack_pending = True  # the fourth ACK, RFC 8684 §3.2
         self.events.append(ev.SubflowEstablished(sf.id, sf.local, sf.remote, sf.backup or sf.peer_backup))
         self._on_established(sf, seg, now)
@@ -244,7 +244,7 @@ class Inbound:
     def _on_subflow_ack(self, sf: Subflow, seg: Segment, now: float) -> None:
         state = self.state
         if sf.state is SubflowState.PRE_ESTABLISHED and seg.ack == (sf.iss + 1) & 0xFFFFFFFF:
-            sf.state = SubflowState.ESTABLISHED
+            sf.advance(SubflowEvent.FOURTH_ACK)
             sf.rto_deadline = None
             sf.timeouts = 0
             self.events.append(ev.SubflowEstablished(sf.id, sf.local, sf.remote, sf.backup or sf.peer_backup))

@@ -13,7 +13,7 @@ from ..spec.segment import ACK, RST, Segment
 from . import events as ev
 from .output import reset_segment
 from .state import ConnectionState
-from .subflow import Subflow, SubflowState
+from .subflow import Subflow, SubflowEvent
 
 __all__ = ["drop_subflow", "fast_close", "finish", "reinject", "reply_reset", "reset_subflow"]
 
@@ -38,7 +38,7 @@ def drop_subflow(
     state: ConnectionState, events: deque[ev.Event], sf: Subflow, reset: bool, reason: int | None
 ) -> None:
     """Forget a subflow (reset by either side); the connection ends with its last subflow."""
-    sf.state = SubflowState.CLOSED
+    sf.advance(SubflowEvent.RESET)
     sf.rto_deadline = None
     if not state.fallback:
         reinject(state, sf)
@@ -72,7 +72,7 @@ def fast_close(
         if sf is not skip:
             options = (MpFastclose(key),) if key is not None else ()
             state.outbox.append(reset_segment(state, sf, now, options))
-        sf.state = SubflowState.CLOSED
+        sf.advance(SubflowEvent.RESET)
         sf.rto_deadline = None
         sf.chunks.clear()
     finish(state, events, reset=True, reason=reason)

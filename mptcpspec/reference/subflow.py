@@ -11,12 +11,13 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from ..spec.errors import LocalProtocolError
 from ..spec.options import MptcpOption
 from ..spec.seqnum import seq_diff
 from .cc import Window
 from .receiver import MappingTracker
 
-__all__ = ["Chunk", "Subflow", "SubflowState", "unwrap"]
+__all__ = ["TRANSITIONS", "Chunk", "Subflow", "SubflowEvent", "SubflowState", "unwrap"]
 
 MASK32 = 0xFFFFFFFF
 INITIAL_RTO = 1.0
@@ -38,6 +39,37 @@ class SubflowState(enum.Enum):
     PRE_ESTABLISHED = "pre-established"  # MP_JOIN initiator: third ACK sent, waiting for the fourth
     ESTABLISHED = "established"
     CLOSED = "closed"
+
+
+class SubflowEvent(enum.Enum):
+    """What moves a subflow from one state to the next."""
+
+    SYNACK_ACCEPTED = "SYN/ACK accepted"  # initial subflow, initiator (RFC 8684 §3.1)
+    JOIN_SYNACK_VERIFIED = "MP_JOIN SYN/ACK HMAC verified"  # join initiator (§3.2)
+    FOURTH_ACK = "ACK of the MP_JOIN third ACK"  # join initiator (§3.2)
+    HANDSHAKE_ACK = "third ACK accepted"  # listener, initial or join (§3.1, §3.2)
+    FINS_EXCHANGED = "FIN each way, ours acknowledged"
+    FIN_WAIT_EXPIRED = "peer's FIN never came"
+    RESET = "RST sent or received, fast close, or given up"
+
+
+_OPEN = (
+    SubflowState.SYN_SENT,
+    SubflowState.SYN_RECEIVED,
+    SubflowState.PRE_ESTABLISHED,
+    SubflowState.ESTABLISHED,
+)
+
+TRANSITIONS: dict[tuple[SubflowState, SubflowEvent], SubflowState] = {
+    (SubflowState.SYN_SENT, SubflowEvent.SYNACK_ACCEPTED): SubflowState.ESTABLISHED,
+    (SubflowState.SYN_SENT, SubflowEvent.JOIN_SYNACK_VERIFIED): SubflowState.PRE_ESTABLISHED,
+    (SubflowState.PRE_ESTABLISHED, SubflowEvent.FOURTH_ACK): SubflowState.ESTABLISHED,
+    (SubflowState.SYN_RECEIVED, SubflowEvent.HANDSHAKE_ACK): SubflowState.ESTABLISHED,
+    (SubflowState.ESTABLISHED, SubflowEvent.FINS_EXCHANGED): SubflowState.CLOSED,
+    (SubflowState.ESTABLISHED, SubflowEvent.FIN_WAIT_EXPIRED): SubflowState.CLOSED,
+    **{(state, SubflowEvent.RESET): SubflowState.CLOSED for state in _OPEN},
+}
+"""The subflow machine: (state, event) -> next state.  A pair not listed is a ``LocalProtocolError``."""
 
 
 @dataclass(slots=True)
@@ -111,6 +143,16 @@ class Subflow:
 
     def __post_init__(self) -> None:
         self.snd_una = self.snd_nxt = self.iss
+
+    def advance(self, event: SubflowEvent) -> None:
+        """Take one transition of ``TRANSITIONS``; a pair it lacks raises and leaves the state alone."""
+        following = TRANSITIONS.get((self.state, event))
+        if following is None:
+            raise LocalProtocolError(
+                f"subflow {self.id} in state {self.state.value} cannot take event {event.value!r}",
+                section="3.2",
+            )
+        self.state = following
 
     # --- sending -------------------------------------------------------------------------------------
 
