@@ -157,50 +157,18 @@ def holds(model: Model, values: Mapping[str, int]) -> tuple[bool, bool]:
     return z3.is_true(premise), z3.is_true(rule)
 
 
-_WIRE: Mapping[str, str] = {
-    "handshake.version": "mp-capable.version-*, mp-capable.synack-version-2",
-    "handshake.key-echo": "mp-capable.client-key-echo",
-    "handshake.checksum-flag": "mp-capable.checksum-*",
-    "handshake.hmac-flag": "mp-capable.no-crypto-flag, mp-capable.synack-no-crypto-flag",
-    "handshake.extensibility-flag": "mp-capable.extensibility-flag",
-    "handshake.layout": "mp-capable.syn-with-key, mp-capable.truncated",
-    "handshake.unsolicited": "mp-capable.v0-offered",
-    "join.token": "mp-join.unknown-token, mp-join.stack-joins",
-    "join.synack-hmac": "mp-join.valid",
-    "join.ack-hmac": "mp-join.bad-ack-hmac, mp-join.stack-joins",
-    "join.ack-option": "mp-join.ack-without-option",
-    "join.synack-option": "mp-join.stack-synack-without-option",
-    "dss.checksum": "dss.bad-checksum*",
-    "dss.checksum-missing": "dss.*-checksum, mp-capable.checksum-*",
-    "dss.mapping-consistent": "dss.mapping-spans-*, dss.out-of-order-*",
-    "dss.data-consistent": "dss.mapping-spans-*-repeated",
-    "data-ack.beyond-sent": "data-ack.tester-beyond-sent, sanity",
-    "data-ack.before-idsn": "data-ack.tester-stale",
-    "data-fin.bare-mapping": "sanity, data-fin.*",
-    "data-fin.consistent": "data-fin.retransmitted",
-    "add-addr.hmac": "add-addr.*-bad-hmac, add-addr.stack-announces",
-    "add-addr.echo-match": "add-addr.ipv4, add-addr.ipv6*",
-    "fastclose.key": "fastclose.*",
-    "fallback.mptcp-after-fallback": "fallback.*",
-    "tcprst.reason": "tcprst.reason-*",
-    "prio.layout": "mp-prio.*",
-    "dss.ack-width": "dss.dsn64-ack32",
-}
-
-_UNOBSERVABLE: Mapping[str, str] = {
-    "add-addr.dupack-signal": "needs many signals in a row; the tester sends one at a time",
-    "close.last-subflow": "judged by the monitor on every close of the suite, no dedicated case",
-}
-
-
 def coverage() -> dict[str, str]:
-    """For each catalogue rule: ``wire``, ``witness``, ``both`` or ``none: <reason>``."""
+    """For each catalogue rule: ``wire`` (an active case exercises it), ``witness`` (a model here),
+    ``both``, or ``none: <reason>``."""
+    from .suite.coverage import UNOBSERVABLE, wire_rules  # the suite sends witnesses: import it late
+
+    wire = wire_rules()
     modelled = {m.rule_id for m in MODELS}
     result: dict[str, str] = {}
     for rule_id in CATALOGUE:
-        wire, model = rule_id in _WIRE, rule_id in modelled
-        if wire or model:
-            result[rule_id] = "both" if wire and model else "wire" if wire else "witness"
+        on_wire, in_model = rule_id in wire, rule_id in modelled
+        if on_wire or in_model:
+            result[rule_id] = "both" if on_wire and in_model else "wire" if on_wire else "witness"
         else:
-            result[rule_id] = "none: " + _UNOBSERVABLE.get(rule_id, "no dedicated case or model yet")
+            result[rule_id] = "none: " + UNOBSERVABLE.get(rule_id, "no case or model exercises it yet")
     return result

@@ -30,7 +30,9 @@ class StackConfig:
     ``checksum``: the stack requires DSS checksums (RFC 8684 §3.1, flag A); ``subflows``: how many
     additional subflows the stack accepts or opens per connection; ``add_addr_accepted``: how many
     ADD_ADDRs it acts on; ``join_from_alt``: the stack opens an MP_JOIN from ``stack_alt_addr`` once a
-    connection is up; ``announce_alt``: it announces ``stack_alt_addr`` with ADD_ADDR.
+    connection is up; ``announce_alt``: it announces ``stack_alt_addr`` with ADD_ADDR;
+    ``abort_after``: the server aborts (``SO_LINGER`` 0, an MP_FASTCLOSE, RFC 8684 §3.5) once it has
+    read that many bytes.
     """
 
     checksum: bool = False
@@ -38,6 +40,7 @@ class StackConfig:
     add_addr_accepted: int = 2
     join_from_alt: bool = False
     announce_alt: bool = False
+    abort_after: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -153,6 +153,8 @@ class KernelStack(Stack):
 
     def listen(self, port: int, *, up: int, down: int, ip_version: int = 4) -> AppRun:
         options = ["--bind", self.stack_addr(ip_version), "--port", str(port), "--up", str(up)]
+        if self._config is not None and self._config.abort_after is not None:
+            options += ["--abort-after", str(self._config.abort_after)]
         program = self._program("server", [*options, "--down", str(down)])
         try:
             program.wait_event("listening", timeout=10.0)

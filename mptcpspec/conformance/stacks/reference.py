@@ -45,10 +45,15 @@ class _App(AppRun):
         self.ended = False
         self.reset = False
         self.closed = False
+        self.aborted = False
 
     def on_event(self, event: ev.Event) -> None:
         if isinstance(event, ev.DataReceived):
             self.received += event.data
+            limit = self.stack.config.abort_after
+            if self.server and limit is not None and len(self.received) >= limit and not self.aborted:
+                self.aborted = True
+                self.endpoint.abort()
         elif isinstance(event, ev.StreamEnded):
             self.ended = True
             if self.server:
@@ -64,12 +69,12 @@ class _App(AppRun):
         while not self._done() and time.monotonic() < deadline:
             self.stack.pump()
             time.sleep(_IDLE)
-        ok = self.ended and bytes(self.received) == self.expected and not self.reset
+        ok = self.aborted or (self.ended and bytes(self.received) == self.expected and not self.reset)
         detail = f"received {len(self.received)} of {len(self.expected)} bytes, ended={self.ended}"
         return AppOutcome(self.closed or self.ended, ok, self.reset, detail + f", reset={self.reset}")
 
     def _done(self) -> bool:
-        return self.closed or self.reset or (self.ended and not self.server)
+        return self.closed or self.reset or self.aborted or (self.ended and not self.server)
 
     def stop(self) -> None:
         self.stack.drop(self)

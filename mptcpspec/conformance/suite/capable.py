@@ -14,9 +14,19 @@ from ...spec.options import MpCapable, serialize
 from ...spec.segment import ACK, RST, SYN
 from ..stacks.apps import stream
 from ..stacks.base import StackConfig
-from .case import Case, CaseFailed, Role
+from ..witnesses import model, solve
+from .case import Case, CaseFailed, CaseUnsupported, Role
+from .join import JOINING, STACK_UPLOAD, await_join
 from .matches import bare_synack, option, plain, reset, synack
-from .session import CHECKSUM_REQUIRED, HMAC_SHA256, accept_session, dss_of, open_session, tester_key
+from .session import (
+    CHECKSUM_REQUIRED,
+    HMAC_SHA256,
+    NO_MORE_SUBFLOWS,
+    accept_session,
+    dss_of,
+    open_session,
+    tester_key,
+)
 from .tester import Tester
 
 __all__ = ["CASES"]
@@ -40,6 +50,7 @@ class _SynOffer:
 
 
 _KEY = 0x0123456789ABCDEF
+_HIGHER_VERSION = solve(model("handshake.version"), False, {"v_syn": 1})["v_synack"]
 _UNPARSED_SYN = ("handshake.unsolicited",)  # the monitor cannot parse an unknown version's option
 _SYN_OFFERS = (
     _SynOffer("v0-offered", "a v0 SYN (key in the SYN); a v1-only stack answers plain TCP or v0",
@@ -145,8 +156,9 @@ class _SynAckOffer:
 _SYNACK_OFFERS = (
     _SynAckOffer("synack-v0", "a v0 SYN/ACK to a v1 SYN: lower version the client lacks, fall back",
                  serialize(MpCapable(0, HMAC_SHA256, _KEY)), False),
-    _SynAckOffer("synack-version-2", "a SYN/ACK with a version above the SYN's: not MPTCP",
-                 _raw_capable(2, HMAC_SHA256, _KEY), False),
+    _SynAckOffer("synack-higher-version", "a SYN/ACK with a version above the SYN's (the solver's breaking "
+                 "witness of handshake.version): not MPTCP",
+                 _raw_capable(_HIGHER_VERSION, HMAC_SHA256, _KEY), False),
     _SynAckOffer("synack-no-crypto-flag", "a SYN/ACK naming no algorithm: invalid, plain TCP follows",
                  _raw_capable(1, 0, _KEY), False),
     _SynAckOffer("synack-no-mptcp", "a plain SYN/ACK: the client falls back to TCP (RFC 8684 §3.7)",
@@ -184,6 +196,19 @@ def _client_synack_checksum(t: Tester) -> str:
     return summary
 
 
+def _c_flag_no_join(t: Tester) -> str:
+    """Our SYN/ACK sets flag C: the stack must not join to our address and port (RFC 8684 §3.1); the
+    same setup without C draws a join (``mp-join.stack-joins``)."""
+    session = accept_session(t, flags=HMAC_SHA256 | NO_MORE_SUBFLOWS)
+    try:
+        syn = await_join(session, 1.5)
+    except CaseUnsupported:
+        return "no join towards the address that set flag C"
+    if (syn.dst, syn.dport) == (session.flow.local, session.flow.lport):
+        raise CaseFailed("the stack joined to the address and port whose SYN/ACK set flag C", (syn.frame,))
+    return f"the stack joined elsewhere ({syn.dst}:{syn.dport}), not to the flagged address"
+
+
 def _client_key_echo(t: Tester) -> str:
     session = accept_session(t)
     third = next(s for s in t.from_stack() if not s.syn and option(s, MpCapable))
@@ -197,7 +222,7 @@ CASES = (
     Case("mp-capable.v1-synack", "3.1", "a v1 SYN gets a v1 SYN/ACK with a key and flag H", _v1_synack),
     *(_syn_offer_case(offer) for offer in _SYN_OFFERS),
     Case("mp-capable.c-flag", "3.1", "flag C (no more subflows to this address) is accepted",
-         lambda t: _flagged(t, 0x20 | HMAC_SHA256)),
+         lambda t: _flagged(t, NO_MORE_SUBFLOWS | HMAC_SHA256)),
     Case("mp-capable.checksum-by-tester", "3.1", "the initiator requires checksums: both use them",
          lambda t: _checksums(t, tester_flag=True)),
     Case("mp-capable.checksum-by-stack", "3.1", "the listener requires checksums: A on its SYN/ACK",
@@ -211,6 +236,8 @@ CASES = (
     Case("mp-capable.wrong-key-echo", "3.1", "a third ACK echoing a wrong key: reset, fall back, drop it, "
          "or keep the stack's own key (the echo serves stateless listeners)",
          _wrong_key_echo),
+    Case("mp-capable.c-flag-no-join", "3.1", "our SYN/ACK sets flag C: the stack opens no join to us",
+         _c_flag_no_join, JOINING, Role.CLIENT, up=STACK_UPLOAD),
     Case("mp-capable.client-key-echo", "3.1", "the stack as client echoes both keys on its third ACK",
          _client_key_echo, role=Role.CLIENT),
     Case("mp-capable.client-synack-checksum", "3.1", "the SYN/ACK requires checksums: the client uses them",

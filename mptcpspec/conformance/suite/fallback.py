@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ...spec.options import MpFail
 from ...spec.segment import ACK, FIN, SYN, Segment
+from ...spec.seqnum import infer_dsn64
 from ..stacks.apps import stream
+from ..stacks.base import StackConfig
 from .case import Case, CaseFailed
-from .matches import bare_synack, plain, reset
-from .session import Session, dss_of, open_session
+from .matches import bare_synack, option, plain, reset
+from .session import CHECKSUM_REQUIRED, HMAC_SHA256, Session, dss_of, open_session
 from .tester import Flow, Tester
 
 __all__ = ["CASES"]
@@ -100,6 +103,25 @@ def _stripped(session: Session) -> int:
     return len(data)
 
 
+def _mp_fail_reply(t: Tester) -> str:
+    """We report a checksum failure (MP_FAIL) on the stack's data: it must answer MP_FAIL and revert to
+    TCP, or reset the subflow with MP_FAIL (RFC 8684 §3.7)."""
+    session = open_session(t, flags=HMAC_SHA256 | CHECKSUM_REQUIRED)
+    session.upload()
+    session.send_data(session.flow, b"", data_fin=True)
+    t.expect("DATA_ACK of our data and DATA_FIN", session.acks_all)
+    flow = session.flow
+    data = t.expect(
+        "the stack's data", lambda s: flow.inbound(s) and s.payload_len > 0 and _finite_mapping(s)
+    )
+    dss = dss_of(data)
+    assert dss is not None and dss.dsn is not None
+    dsn = dss.dsn if dss.dsn_wide else infer_dsn64(dss.dsn, session.rcv_dsn)
+    t.send(flow, ACK, (MpFail(dsn),), ack=(data.seq + data.payload_len) % (1 << 32))
+    reply = t.expect("MP_FAIL in answer", lambda s: flow.inbound(s) and option(s, MpFail) is not None)
+    return f"MP_FAIL at DSN {dsn:#x} answered with MP_FAIL" + (" on a RST" if reply.rst else "")
+
+
 CASES = (
     Case("fallback.plain-syn", "3.7", "a SYN without MP_CAPABLE: plain TCP throughout", _plain_syn),
     Case("fallback.first-data-without-dss", "3.7", "the first data carries no DSS: the stack falls back",
@@ -108,4 +130,6 @@ CASES = (
          _after(_infinite)),
     Case("fallback.options-stripped", "3.7", "DSS options vanish mid-connection (a middlebox strips them): "
          "fall back or reset the only subflow", _after(_stripped), up=2000),
+    Case("fallback.mp-fail-reply", "3.7", "MP_FAIL from the tester is answered with MP_FAIL", _mp_fail_reply,
+         StackConfig(checksum=True)),
 )  # fmt: skip

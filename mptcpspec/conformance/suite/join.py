@@ -20,7 +20,7 @@ from .matches import option, reset, synack
 from .session import Session, accept_session, open_session
 from .tester import Flow, Tester
 
-__all__ = ["CASES", "established", "join"]
+__all__ = ["CASES", "JOINING", "STACK_UPLOAD", "await_join", "established", "join"]
 
 NONCE_A = 0x5EED0001
 NONCE_B = 0x5EED0002
@@ -101,7 +101,7 @@ def _refused(tamper: str = "", first_ok: bool = False) -> Callable[[Tester], str
 
 def _stack_join(t: Tester, tamper: str = "") -> str:
     session = accept_session(t)
-    syn = _await_join(session)
+    syn = await_join(session)
     request = option(syn, MpJoinSyn)
     assert request is not None
     if request.token != key_token(session.local_key):
@@ -125,22 +125,23 @@ def _stack_join(t: Tester, tamper: str = "") -> str:
     return "the stack's join carries our token and the right third-ACK HMAC"
 
 
-def _await_join(session: Session) -> Segment:
-    """Take and acknowledge the stack's data until its SYN with MP_JOIN arrives."""
+def await_join(session: Session, timeout: float = 3.0) -> Segment:
+    """Take and acknowledge the stack's data until its SYN with MP_JOIN arrives; ``CaseUnsupported``
+    when none comes within ``timeout`` seconds of quiet."""
     t = session.tester
     while True:
         try:
-            segment = t.expect("SYN with MP_JOIN", lambda s: s.syn or session.flow.inbound(s), 3.0)
+            segment = t.expect("SYN with MP_JOIN", lambda s: s.syn or session.flow.inbound(s), timeout)
         except CaseFailed:
-            raise CaseUnsupported("the stack opened no join within 3 s of the connection") from None
+            raise CaseUnsupported(f"the stack opened no join within {timeout} s") from None
         if segment.syn and option(segment, MpJoinSyn) is not None:
             return segment
         session.take(session.flow, segment)
         session.send_ack(session.flow)
 
 
-_JOINING = StackConfig(join_from_alt=True)
-_BIG = 200_000  # the stack's client keeps sending (its DATA_FIN waits) while it joins
+JOINING = StackConfig(join_from_alt=True)
+STACK_UPLOAD = 200_000  # the stack's client keeps sending (its DATA_FIN waits) while it joins
 
 CASES = (
     Case("mp-join.valid", "3.2", "a join from another address: HMACs right, data on it acknowledged",
@@ -162,9 +163,9 @@ CASES = (
     Case("mp-join.second-over-limit", "3.2", "with a limit of one, the second join is refused",
          _refused(first_ok=True), StackConfig(subflows=1)),
     Case("mp-join.stack-joins", "3.2", "the stack's own join: our token, the right third-ACK HMAC",
-         _stack_join, _JOINING, Role.CLIENT, up=_BIG),
+         _stack_join, JOINING, Role.CLIENT, up=STACK_UPLOAD),
     Case("mp-join.stack-bad-synack-hmac", "3.2", "the stack resets its join on a SYN/ACK with a bad HMAC",
-         lambda t: _stack_join(t, "synack-hmac"), _JOINING, Role.CLIENT, up=_BIG),
+         lambda t: _stack_join(t, "synack-hmac"), JOINING, Role.CLIENT, up=STACK_UPLOAD),
     Case("mp-join.stack-synack-without-option", "3.2", "the stack resets its join on a SYN/ACK without "
-         "MP_JOIN", lambda t: _stack_join(t, "synack-option"), _JOINING, Role.CLIENT, up=_BIG),
+         "MP_JOIN", lambda t: _stack_join(t, "synack-option"), JOINING, Role.CLIENT, up=STACK_UPLOAD),
 )  # fmt: skip

@@ -13,6 +13,7 @@ from ...spec.crypto import add_addr_hmac
 from ...spec.options import AddAddr, MpFastclose, MpPrio, MptcpOption, MpTcpRst, RemoveAddr, TcpRstReason
 from ...spec.segment import ACK, RST, Segment
 from ..stacks.base import StackConfig
+from ..witnesses import model, solve
 from .case import Case, CaseFailed
 from .join import _rest_on, established, join
 from .matches import option, reset
@@ -139,6 +140,20 @@ def _fastclose(t: Tester, *, on_rst: bool) -> str:
     return "fast close: connection reset, the application saw it"
 
 
+def _stack_aborts(t: Tester) -> str:
+    """The stack's application aborts: MP_FASTCLOSE with our key (RFC 8684 §3.5), then no more data."""
+    session = open_session(t)
+    session.upload()
+    close = t.expect("MP_FASTCLOSE", lambda s: option(s, MpFastclose) is not None, 3.0)
+    fast = option(close, MpFastclose)
+    if fast is None or fast.receiver_key != session.local_key:
+        raise CaseFailed(f"MP_FASTCLOSE carries {fast}, not our key {session.local_key:#x}", (close.frame,))
+    if not close.rst:
+        t.send(session.flow, RST)
+    t.drain(0.2)
+    return f"MP_FASTCLOSE with our key on a{' RST' if close.rst else 'n ACK'}"
+
+
 def _tcprst_case(reason: int, transient: bool) -> Case:
     def body(t: Tester) -> str:
         session = established(t)
@@ -147,8 +162,12 @@ def _tcprst_case(reason: int, transient: bool) -> Case:
         _rest_on(session, session.flow)
         return f"MP_TCPRST reason {reason} on the joined subflow; the connection goes on: {session.close()}"
 
-    name = f"tcprst.reason-{reason}{'-transient' if transient else ''}"
-    return Case(name, "3.6", f"a subflow reset with MP_TCPRST reason {reason}", body)
+    registered = reason in {int(r) for r in TcpRstReason}
+    name = f"tcprst.reason-{reason if registered else 'unregistered'}{'-transient' if transient else ''}"
+    text = f"a subflow reset with MP_TCPRST reason {reason}" + (
+        "" if registered else " (unregistered: the solver's breaking witness of tcprst.reason)"
+    )
+    return Case(name, "3.6", text, body)
 
 
 CASES = (
@@ -167,8 +186,11 @@ CASES = (
          lambda t: _fastclose(t, on_rst=False)),
     Case("fastclose.right-key-on-rst", "3.5", "MP_FASTCLOSE with the right key on a RST ends the connection",
          lambda t: _fastclose(t, on_rst=True)),
+    Case("fastclose.stack-aborts", "3.5", "the stack's application aborts: MP_FASTCLOSE with our key",
+         _stack_aborts, StackConfig(abort_after=500)),
     Case("fastclose.wrong-key", "3.5", "MP_FASTCLOSE with a wrong key is ignored",
          _goes_on(lambda s: MpFastclose(s.remote_key ^ 0xFFFF))),
     *(_tcprst_case(int(reason), False) for reason in TcpRstReason),
     _tcprst_case(int(TcpRstReason.UNACCEPTABLE_PERFORMANCE), True),
+    _tcprst_case(solve(model("tcprst.reason"), False)["reason"], False),
 )  # fmt: skip

@@ -20,7 +20,9 @@ from .case import CaseFailed, Role
 from .tester import Flow, Tester
 
 __all__ = [
+    "CHECKSUM_REQUIRED",
     "HMAC_SHA256",
+    "NO_MORE_SUBFLOWS",
     "Session",
     "accept_session",
     "capable_of",
@@ -31,6 +33,7 @@ __all__ = [
 
 HMAC_SHA256 = 0x01
 CHECKSUM_REQUIRED = 0x80
+NO_MORE_SUBFLOWS = 0x20  # flag C (RFC 8684 §3.1)
 _MASK64 = (1 << 64) - 1
 _SEED = 8684  # apps.py: the client sends stream(seed), the server answers stream(seed + 1)
 
