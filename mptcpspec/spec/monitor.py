@@ -229,32 +229,39 @@ class ConnectionMonitor:
         )
 
     def _unanswered_checksum(self, failure: ChecksumFailure) -> None:
-        """A checksum failure nobody answered: conclusive once the receiver DATA_ACKed the data."""
+        """A checksum failure nobody answered in the capture (RFC 8684 §3.3.1, §3.7).
+
+        Conclusive when the receiver DATA_ACKed the data, or when the capture shows no sign that a
+        reaction could be missing from it: no loss towards or from the receiver, no MP_FAIL from either
+        host and no infinite mapping.
+        """
         self.judge.checks += 1
-        receiver = HOSTS[1 - failure.host]
+        conn, receiver = self.conn, 1 - failure.host
+        name = HOSTS[receiver]
         if failure.accepted:
             self.judge.breach(
                 DSS_CHECKSUM,
                 (failure.frame, failure.accepted),
-                f"{failure.message}; {receiver} "
+                f"{failure.message}; {name} "
                 f"DATA_ACKed it at frame {failure.accepted} with neither MP_FAIL nor a RST",
                 failure.subflow,
             )
-        elif self.complete:
-            self.judge.breach(
-                DSS_CHECKSUM,
-                (failure.frame,),
-                f"{failure.message}; {receiver} answered with neither MP_FAIL nor a RST",
-                failure.subflow,
-            )
-        else:
+            return
+        handled = any(conn.fail_frame) or conn.infinite_subflow[failure.host] is not None
+        if handled or self.lossy(receiver) or self.lossy(failure.host):
             self.judge.undetermined(
                 DSS_CHECKSUM,
                 (failure.frame,),
-                f"{failure.message}; the capture shows no "
-                f"reaction from {receiver} (an MP_FAIL may be missing)",
+                f"{failure.message}; the capture shows no reaction from {name}, but it may have missed it",
                 failure.subflow,
             )
+            return
+        self.judge.breach(
+            DSS_CHECKSUM,
+            (failure.frame,),
+            f"{failure.message}; {name} answered with neither MP_FAIL nor a RST",
+            failure.subflow,
+        )
 
     def answer_checksum_failure(self, seg: Segment, sub: Subflow, h: int, how: str) -> None:
         """Host ``h`` sent MP_FAIL or a RST: the checksum failures of the other host's data are explained."""
