@@ -18,7 +18,7 @@ PUBLIC_IDS = {
 
 
 def test_the_public_ids_are_there_among_at_least_fifty_rules() -> None:
-    assert PUBLIC_IDS <= set(CATALOGUE)
+    assert set(CATALOGUE) >= PUBLIC_IDS
     assert len(CATALOGUE) >= 50
 
 
@@ -34,5 +34,5 @@ def test_rule_is_well_formed(rule_id: str) -> None:
 def test_catalogue_is_read_only_and_lookups_name_the_missing_id() -> None:
     with pytest.raises(TypeError):
         CATALOGUE["x.y"] = get_rule("dss.checksum")  # type: ignore[index]
-    with pytest.raises(KeyError, match="no.such"):
+    with pytest.raises(KeyError, match=r"no\.such"):
         get_rule("no.such")
