@@ -176,11 +176,12 @@ class Session:
         if self.data_fin_dsn == self.rcv_dsn:
             self.rcv_dsn = (self.rcv_dsn + 1) & _MASK64
 
-    def download(self, size: int, *, data_fin: bool = True, timeout: float = 3.0) -> bytes:
-        """Receive the stack's next ``size`` bytes (and its DATA_FIN), acknowledging each arrival at
-        both levels; fails unless they are the stream the stack's application sends."""
+    def download(self, total: int, *, data_fin: bool = True, timeout: float = 3.0) -> bytes:
+        """Receive the stack's stream up to ``total`` bytes from its start (and its DATA_FIN),
+        acknowledging each arrival at both levels; fails unless the bytes are the stream the stack's
+        application sends.  The bytes received by this call."""
         start = len(self.inbound)
-        want = (self.rcv_dsn + size + int(data_fin)) & _MASK64
+        want = (key_idsn(self.remote_key, self.version) + 1 + total + int(data_fin)) & _MASK64
         flows = self.tester.flows
         while 0 < (want - self.rcv_dsn) & _MASK64 < 1 << 63:
             segment = self.tester.expect(
