@@ -166,9 +166,9 @@ def last_subflow(m: MonitorView, seg: Segment, sub: Subflow, h: int) -> None:
         f"{HOSTS[h]} closes its last subflow with data up to DSN {flow.top:#x} not DATA_ACKed "
         f"(last DATA_ACK {'none' if flow.acked is None else hex(flow.acked)}) and no DATA_FIN"
     )
-    if m.complete or (not (m.lossy(0) or m.lossy(1)) and flow.acked is not None):
+    if m.complete:
         m.judge.breach(CLOSE_LAST_SUBFLOW, (seg.frame,), message, sub.name)
-    else:
+    else:  # another subflow, outside the capture, may still be open or carry the DATA_ACK
         m.judge.undetermined(
             CLOSE_LAST_SUBFLOW, (seg.frame,), message + " as far as the capture shows", sub.name
         )
