@@ -1,5 +1,6 @@
 """``mptcpspec conform``: run the active suite against a stack and report per case and per RFC section.
 
+``make_stack("linux" | "reference" | "command:...")`` builds the stack ``--stack`` names;
 ``run_suite(stack, pattern=..., capture_dir=..., log=...)`` enters the stack, runs the sanity case
 first (if it fails, every other case is skipped, as tlsfuzzer does), then each selected case on its own
 block of ports.  A case passes when its body saw only allowed answers and the spec monitor found no
@@ -36,6 +37,7 @@ __all__ = [
     "format_summary",
     "junit_xml",
     "load_expectations",
+    "make_stack",
     "run_case",
     "run_suite",
     "select_cases",
@@ -83,6 +85,22 @@ class SuiteResult:
     def failed(self) -> bool:
         """Whether any case failed (expected deviations do not count)."""
         return self.count(Status.FAILED) > 0
+
+
+def make_stack(spec: str) -> Stack:
+    """The stack named by ``--stack``: ``linux``, ``reference`` or ``command:<command line>``
+    (``ValueError`` for anything else)."""
+    from .stacks.command import CommandStack
+    from .stacks.kernel import KernelStack
+    from .stacks.reference import ReferenceStack
+
+    if spec == "linux":
+        return KernelStack()
+    if spec == "reference":
+        return ReferenceStack()
+    if spec.startswith("command:"):
+        return CommandStack(spec.removeprefix("command:"))
+    raise ValueError(f"unknown stack {spec!r}: use linux, reference or command:'<command line>'")
 
 
 def load_expectations(stack_name: str) -> dict[str, Deviation]:

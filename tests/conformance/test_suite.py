@@ -17,6 +17,7 @@ from mptcpspec.conformance.conform import (
     format_summary,
     junit_xml,
     load_expectations,
+    make_stack,
     run_suite,
     select_cases,
 )
@@ -49,6 +50,17 @@ def test_registry() -> None:
         "3.7",
     } <= sections
     assert all(c.description and "." in c.name for c in cases)
+
+
+def test_make_stack() -> None:
+    assert make_stack("linux").name == "linux"
+    assert make_stack("reference").name == "reference"
+    command = make_stack("command:my-server --port {port}")
+    assert command.name == "command"
+    with pytest.raises(ValueError):
+        make_stack("bsd")
+    with pytest.raises(ValueError):
+        make_stack("command:  ")
 
 
 def test_select_cases() -> None:
