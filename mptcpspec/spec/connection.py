@@ -350,6 +350,7 @@ class Connection:
         "fail_frame",
         "fallback_reason",
         "fallback_since",
+        "fastclose_at",
         "fastclose_frame",
         "handshake_seen",
         "idsn",
@@ -382,6 +383,7 @@ class Connection:
         self.fallback_reason: str | None = None
         self.fallback_since = [0, 0]
         self.fastclose_frame = [0, 0]
+        self.fastclose_at: list[tuple[str, int] | None] = [None, None]  # (subflow, seq) of that segment
         self.fail_frame = [0, 0]  # first MP_FAIL each host sent on a segment without RST
         self.dss_sent = [0, 0]  # first frame each host sent a DSS
         self.synack_isn: int | None = None

@@ -211,8 +211,12 @@ def _fastclose_key(m: Context, seg: Segment, sub: Subflow, h: int) -> None:
 
 
 def _fastclose_data_after(m: Context, seg: Segment, sub: Subflow, h: int) -> None:
-    since = m.conn.fastclose_frame[h]
-    if not since or not seg.payload_len or seg.flags & RST:
+    since, at = m.conn.fastclose_frame[h], m.conn.fastclose_at[h]
+    if not since or at is None or not seg.payload_len or seg.flags & RST:
+        return
+    # Only data the sender provably sent after the MP_FASTCLOSE: further on in the same subflow's
+    # sequence space (a segment queued earlier on another interface may be captured later).
+    if at[0] != sub.name or (seg.seq - at[1]) & 0xFFFFFFFF >= 0x80000000:
         return
     m.judge.checks += 1
     m.judge.breach(

@@ -471,10 +471,12 @@ def _fastclose_key(fault: bool) -> Built:
 def _fastclose_data_after(fault: bool) -> Built:
     conv = _connected(56)
     conv.send("B", 100)
-    data = conv.send("A", 100)
-    conv.fastclose("A", rst=False)
-    if fault:  # A sends data again after its MP_FASTCLOSE
-        return Built(appended(conv, conv.segment(data[0])), len(conv.segments) + 1)
+    data = conv.send("A", 100, ack=False)
+    (close, *_) = conv.fastclose("A", rst=False)
+    if fault:  # A sends new data on the subflow after its MP_FASTCLOSE
+        old = conv.segment(data[0])
+        later = dataclasses.replace(old, seq=conv.segment(close).seq, ack=conv.segment(close).ack)
+        return Built(appended(conv, later), len(conv.segments) + 1)
     return Built(conv.segments, 0)
 
 
