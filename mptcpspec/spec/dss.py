@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from .checksums import ChecksumFailure
 from .connection import CloseEvent, Connection
 from .context import HOSTS, Context
 from .mapping import (
@@ -38,27 +39,9 @@ from .segment import SYN, Segment
 from .subflow import Mapping, Subflow
 from .verdicts import Judge
 
-__all__ = ["ChecksumFailure", "DataContext", "Mapping", "on_data_ack", "on_mapping"]
+__all__ = ["DataContext", "Mapping", "on_data_ack", "on_mapping"]
 
 _KEPT_MAPPINGS = 32
-
-
-class ChecksumFailure:
-    """A mapping sent by ``host`` whose checksum does not match its data (RFC 8684 §3.3.1, §3.7).
-
-    It is judged by the receiver's reaction: an MP_FAIL or a RST shows the data changed on the way
-    (checksums at work); a DATA_ACK beyond ``end`` (``accepted``, its frame) shows the receiver took it.
-    """
-
-    __slots__ = ("accepted", "end", "frame", "host", "message", "subflow")
-
-    def __init__(self, host: int, frame: int, subflow: str, message: str, end: int) -> None:
-        self.host = host
-        self.frame = frame
-        self.subflow = subflow
-        self.message = message
-        self.end = end
-        self.accepted = 0
 
 
 class DataContext(Context, Protocol):

@@ -12,7 +12,14 @@ from collections.abc import Callable
 from typing import Protocol
 
 from . import dss
-from .connection import CLOSE_LAST_SUBFLOW, FALLBACK_SINGLE_SUBFLOW, HANDSHAKE_INITIAL_ONLY, ConnPhase
+from .checksums import answer_checksum_failure
+from .connection import (
+    CLOSE_LAST_SUBFLOW,
+    FALLBACK_FAIL_REPLY,
+    FALLBACK_SINGLE_SUBFLOW,
+    HANDSHAKE_INITIAL_ONLY,
+    ConnPhase,
+)
 from .context import HOSTS
 from .handshake import check_capable_flags
 from .join import check_join_flags
@@ -35,7 +42,7 @@ from .paths import PathState
 from .segment import ACK, RST, SYN, URG, Segment
 from .subflow import Subflow, SubflowState
 
-__all__ = ["HANDLERS", "RECORDERS", "MonitorView", "last_subflow", "payload_oddities"]
+__all__ = ["HANDLERS", "RECORDERS", "MonitorView", "fail_reply", "last_subflow", "payload_oddities"]
 
 
 class MonitorView(dss.DataContext, Protocol):
@@ -46,8 +53,6 @@ class MonitorView(dss.DataContext, Protocol):
 
     @property
     def subflows(self) -> dict[tuple[str, int, str, int], Subflow]: ...
-
-    def answer_checksum_failure(self, seg: Segment, sub: Subflow, h: int, how: str) -> None: ...
 
 
 def on_dss(m: MonitorView, seg: Segment, sub: Subflow, h: int, opt: Dss) -> None:
@@ -116,7 +121,7 @@ def on_fail(m: MonitorView, seg: Segment, sub: Subflow, h: int, opt: MpFail) -> 
     if not seg.flags & RST and not m.conn.fail_frame[h]:
         m.conn.fail_frame[h] = seg.frame
     if m.checksum_failures:
-        m.answer_checksum_failure(seg, sub, h, "MP_FAIL")
+        answer_checksum_failure(m, seg, h, "MP_FAIL")
 
 
 def on_fastclose(m: MonitorView, seg: Segment, sub: Subflow, h: int, opt: MpFastclose) -> None:
@@ -259,6 +264,22 @@ def record_join(
         sub.address_ids[1] = opt.address_id
     else:
         sub.join_ack_frame = sub.join_ack_frame or seg.frame
+
+
+def fail_reply(m: MonitorView) -> None:
+    """``fallback.fail-reply`` at the end: every MP_FAIL was answered by one (RFC 8684 §3.7)."""
+    fails = m.conn.fail_frame
+    for h in (0, 1):
+        if not fails[h]:
+            continue
+        m.judge.checks += 1
+        if fails[1 - h]:
+            continue
+        message = f"{HOSTS[1 - h]} never answered {HOSTS[h]}'s MP_FAIL (frame {fails[h]}) with its own"
+        if m.complete:
+            m.judge.breach(FALLBACK_FAIL_REPLY, (fails[h],), message)
+        else:
+            m.judge.undetermined(FALLBACK_FAIL_REPLY, (fails[h],), message + " in the capture")
 
 
 HANDLERS: dict[type, Callable[..., None]] = {

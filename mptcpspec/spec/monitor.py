@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from .checksums import ChecksumFailure, answer_checksum_failure, unanswered_checksum
 from .connection import (
     CLOSE_TRANSITIONS,
-    FALLBACK_FAIL_REPLY,
     QUIET_PHASES,
     CloseEvent,
     CloseState,
@@ -28,13 +28,12 @@ from .connection import (
 )
 from .connection import TRANSITIONS as PHASE_TRANSITIONS
 from .context import HOSTS, Check
-from .dss import ChecksumFailure
 from .errors import UnknownVersion
 from .events import MonitorEvent, Observer
-from .handlers import HANDLERS, RECORDERS, MonitorView, last_subflow, on_dss, payload_oddities
+from .handlers import HANDLERS, RECORDERS, MonitorView, fail_reply, last_subflow, on_dss, payload_oddities
 from .handshake import CAPABLE_CHECKS
 from .join import JOIN_CHECKS
-from .mapping import DSS_CHECKSUM, DataDirection
+from .mapping import DataDirection
 from .options import Dss, MpCapable, MpFastclose, MpJoinAck, MpJoinSyn, MpJoinSynAck, MptcpOption
 from .paths import PathState
 from .rules import Finding, Level, Rule
@@ -160,25 +159,10 @@ class ConnectionMonitor:
     def finish(self) -> list[Finding]:
         """End of the capture: unanswered checksum failures, pending findings, notes on findings left out."""
         for failure in self.checksum_failures:
-            self._unanswered_checksum(failure)
+            unanswered_checksum(self, failure)
         self.checksum_failures = []
-        self._fail_reply()
+        fail_reply(self)
         return self.judge.take() + self.judge.overflow()
-
-    def _fail_reply(self) -> None:
-        """``fallback.fail-reply`` at the end: every MP_FAIL was answered by one (RFC 8684 §3.7)."""
-        fails = self.conn.fail_frame
-        for h in (0, 1):
-            if not fails[h]:
-                continue
-            self.judge.checks += 1
-            if fails[1 - h]:
-                continue
-            message = f"{HOSTS[1 - h]} never answered {HOSTS[h]}'s MP_FAIL (frame {fails[h]}) with its own"
-            if self.complete:
-                self.judge.breach(FALLBACK_FAIL_REPLY, (fails[h],), message)
-            else:
-                self.judge.undetermined(FALLBACK_FAIL_REPLY, (fails[h],), message + " in the capture")
 
     @property
     def closed(self) -> bool:
@@ -227,57 +211,6 @@ class ConnectionMonitor:
         self.observer(
             MonitorEvent(kind, seg.frame, seg.time, self.id, sub.name, _DIRECTIONS[h], dsn=rel, length=length)
         )
-
-    def _unanswered_checksum(self, failure: ChecksumFailure) -> None:
-        """A checksum failure nobody answered in the capture (RFC 8684 §3.3.1, §3.7).
-
-        Conclusive when the receiver DATA_ACKed the data, or when the capture shows no sign that a
-        reaction could be missing from it: no loss towards or from the receiver, no MP_FAIL from either
-        host and no infinite mapping.
-        """
-        self.judge.checks += 1
-        conn, receiver = self.conn, 1 - failure.host
-        name = HOSTS[receiver]
-        if failure.accepted:
-            self.judge.breach(
-                DSS_CHECKSUM,
-                (failure.frame, failure.accepted),
-                f"{failure.message}; {name} "
-                f"DATA_ACKed it at frame {failure.accepted} with neither MP_FAIL nor a RST",
-                failure.subflow,
-            )
-            return
-        handled = any(conn.fail_frame) or conn.infinite_subflow[failure.host] is not None
-        if handled or self.lossy(receiver) or self.lossy(failure.host):
-            self.judge.undetermined(
-                DSS_CHECKSUM,
-                (failure.frame,),
-                f"{failure.message}; the capture shows no reaction from {name}, but it may have missed it",
-                failure.subflow,
-            )
-            return
-        self.judge.breach(
-            DSS_CHECKSUM,
-            (failure.frame,),
-            f"{failure.message}; {name} answered with neither MP_FAIL nor a RST",
-            failure.subflow,
-        )
-
-    def answer_checksum_failure(self, seg: Segment, sub: Subflow, h: int, how: str) -> None:
-        """Host ``h`` sent MP_FAIL or a RST: the checksum failures of the other host's data are explained."""
-        kept = []
-        for failure in self.checksum_failures:
-            if failure.host == 1 - h:
-                self.judge.note(
-                    DSS_CHECKSUM,
-                    (failure.frame, seg.frame),
-                    f"{failure.message}; {HOSTS[h]} answered with "
-                    f"{how} at frame {seg.frame}: the data changed on the way (checksums at work)",
-                    failure.subflow,
-                )
-            else:
-                kept.append(failure)
-        self.checksum_failures = kept
 
     # --- internals ------------------------------------------------------------------------------
 
@@ -420,7 +353,7 @@ class ConnectionMonitor:
             if sub.end == "open":
                 sub.end = "rst"
             if self.checksum_failures:
-                self.answer_checksum_failure(seg, sub, h, "a RST")
+                answer_checksum_failure(self, seg, h, "a RST")
         elif event is SubflowEvent.FIN and sub.end == "open":
             sub.end = "fin"
         if transition.next is not before:
