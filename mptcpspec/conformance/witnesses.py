@@ -118,9 +118,15 @@ def _variables(model: Model) -> dict[str, z3.BitVecRef]:
     return {name: z3.BitVec(f"{model.rule_id}.{name}", bits) for name, bits in model.fields}
 
 
-def solve(model: Model, keep: bool, fixed: Mapping[str, int] | None = None) -> dict[str, int]:
+def solve(
+    model: Model,
+    keep: bool,
+    fixed: Mapping[str, int] | None = None,
+    bounds: Mapping[str, tuple[int, int]] | None = None,
+) -> dict[str, int]:
     """An assignment of ``model``'s fields in which the premise holds and the rule holds (``keep``) or
-    fails, with the ``fixed`` fields pinned (the values a live conversation already chose).
+    fails, with the ``fixed`` fields pinned (the values a live conversation already chose) and the
+    ``bounds`` fields within (low, high), inclusive and unsigned (what fits the segment to be sent).
     ``ValueError`` when there is none."""
     fields = _variables(model)
     solver = z3.Solver()
@@ -128,6 +134,8 @@ def solve(model: Model, keep: bool, fixed: Mapping[str, int] | None = None) -> d
     solver.add(model.premise(fields), rule if keep else z3.Not(rule))
     for name, value in (fixed or {}).items():
         solver.add(fields[name] == value)
+    for name, (low, high) in (bounds or {}).items():
+        solver.add(z3.UGE(fields[name], low), z3.ULE(fields[name], high))
     if solver.check() != z3.sat:
         raise ValueError(f"{model.rule_id}: no assignment {'keeps' if keep else 'breaks'} the rule")
     found = solver.model()

@@ -22,7 +22,15 @@ from types import TracebackType
 from ...capture.tun import TunDevice, packet_to_segment, segment_to_packet
 from ...spec.segment import Segment
 from .base import AppOutcome, AppRun, Stack, StackConfig, StackUnavailable
-from .linux import Netns, Program, TerminationSignals, TestbedError, root_unavailable_reason, run
+from .linux import (
+    Netns,
+    Program,
+    TerminationSignals,
+    TestbedError,
+    _delete_netns,
+    root_unavailable_reason,
+    run,
+)
 
 __all__ = ["NS_PREFIX", "KernelStack", "ProgramRun"]
 
@@ -127,10 +135,7 @@ class KernelStack(Stack):
             if self._tun is not None:
                 self._tun.close()
                 self._tun = None
-            pids = run(["ip", "netns", "pids", self.netns.name], check=False).stdout.split()
-            for pid in pids:
-                run(["kill", "-9", pid], check=False)
-            run(["ip", "netns", "del", self.netns.name], check=False)
+            _delete_netns(self.netns.name)
         finally:
             self._signals.__exit__()
 

@@ -50,19 +50,11 @@ def _data_case(name: str, description: str, send: Callable[[Session], None], *, 
     return Case(name, "3.3.1", description, body, StackConfig(checksum=checksum), up=up)
 
 
-def _upload(t: Session, *, chunk: int = 1400, **forms: bool) -> None:
-    data = stream(8684, t.tester.case.up)
-    for start in range(0, len(data), chunk):
-        t.send_data(t.flow, data[start : start + chunk], **forms)
-
-
 def _forms_case(wide: bool, ack_wide: bool, checksum: bool) -> Case:
     name = f"dss.dsn{64 if wide else 32}-ack{64 if ack_wide else 32}" + ("-checksum" if checksum else "")
     description = f"mappings with {'64' if wide else '32'}-bit DSNs and {'64' if ack_wide else '32'}-bit " \
                   f"DATA_ACKs{' and checksums' if checksum else ''}"  # fmt: skip
-    return _data_case(
-        name, description, lambda s: _upload(s, wide=wide, ack_wide=ack_wide), checksum=checksum
-    )
+    return _data_case(name, description, lambda s: s.upload(wide=wide, ack_wide=ack_wide), checksum=checksum)
 
 
 def _spanning(session: Session, segments: int, *, repeat: bool, order: tuple[int, ...] = ()) -> None:
@@ -239,9 +231,9 @@ CASES = (
     _data_case("dss.out-of-order-in-mapping", "the tail of a spanning mapping arrives before its head",
                lambda s: _spanning(s, 3, repeat=False, order=(2, 1, 0))),
     _data_case("dss.dsn32-wrap", "32-bit DSNs crossing 2^32: the stack infers the upper bits",
-               lambda s: _upload(s, wide=False), key=WRAP_KEY, up=8000),
+               lambda s: s.upload(wide=False), key=WRAP_KEY, up=8000),
     _data_case("dss.dsn64-wrap-low32", "64-bit DSNs whose low 32 bits wrap (carry into the upper half)",
-               lambda s: _upload(s), key=WRAP_KEY, up=8000),
+               lambda s: s.upload(), key=WRAP_KEY, up=8000),
     *(Case(f"dss.bad-checksum{suffix}", "3.7", f"a wrong DSS checksum{text}: MP_FAIL, never a DATA_ACK",
            _bad_checksum, StackConfig(checksum=True))
       for suffix, text in (("", " on the first mapping"), ("-after-good", " after a good mapping"))),

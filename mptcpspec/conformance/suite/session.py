@@ -69,7 +69,7 @@ class Session:
     received: dict[int, bytes] = field(default_factory=dict)
     inbound: bytearray = field(default_factory=bytearray)
     data_fin_dsn: int | None = None
-    _maps: dict[int, tuple[int, int]] = field(default_factory=dict)
+    _maps: dict[int, tuple[int, int]] = field(default_factory=dict)  # local port -> (seq, DSN) of a mapping
 
     def __post_init__(self) -> None:
         self.snd_dsn = (key_idsn(self.local_key, self.version) + 1) & _MASK64
@@ -133,13 +133,14 @@ class Session:
     def _stack_is_server(self) -> bool:
         return self.tester.case.role is Role.SERVER
 
-    def upload(self, size: int | None = None, flow: Flow | None = None, chunk: int = 1400) -> None:
-        """Send (the first ``size`` bytes of) the stream the stack's application expects, a mapping per
-        segment: ``up`` bytes of stream ``seed`` to a server, ``down`` bytes of ``seed + 1`` to a client."""
+    def upload(self, flow: Flow | None = None, chunk: int = 1400, **forms: bool) -> None:
+        """Send the stream the stack's application expects, a mapping per segment (``forms``: the
+        ``mapping`` widths and checksum): ``up`` bytes of stream ``seed`` to a server, ``down`` bytes of
+        ``seed + 1`` to a client."""
         case = self.tester.case
         data = stream(_SEED, case.up) if self._stack_is_server else stream(_SEED + 1, case.down)
-        for start in range(0, len(data) if size is None else size, chunk):
-            self.send_data(flow or self.flow, data[start : start + chunk])
+        for start in range(0, len(data), chunk):
+            self.send_data(flow or self.flow, data[start : start + chunk], **forms)
 
     # --- what the stack sends ---------------------------------------------------------------------
 
@@ -163,11 +164,11 @@ class Session:
             if dss.data_fin:
                 self.data_fin_dsn = (dsn + dss.data_level_length - 1) & _MASK64
             if dss.ssn or not dss.data_fin:
-                self._maps[id(flow)] = ((flow.irs + dss.ssn) % (1 << 32), dsn)
+                self._maps[flow.lport] = ((flow.irs + dss.ssn) % (1 << 32), dsn)
         elif capable is not None and capable.data_length:
-            self._maps[id(flow)] = ((flow.irs + 1) % (1 << 32), self.rcv_dsn)
-        if segment.payload_len and id(flow) in self._maps:
-            start_seq, start_dsn = self._maps[id(flow)]
+            self._maps[flow.lport] = ((flow.irs + 1) % (1 << 32), self.rcv_dsn)
+        if segment.payload_len and flow.lport in self._maps:
+            start_seq, start_dsn = self._maps[flow.lport]
             self.received[(start_dsn + (segment.seq - start_seq) % (1 << 32)) & _MASK64] = segment.payload
         while self.rcv_dsn in self.received:
             data = self.received.pop(self.rcv_dsn)
