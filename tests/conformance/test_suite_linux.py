@@ -17,6 +17,15 @@ from mptcpspec.conformance.suite.case import Status
 
 pytestmark = pytest.mark.root
 
+_PATH_MANAGER_TIMED = {
+    "mp-join.stack-joins",
+    "mp-join.stack-bad-synack-hmac",
+    "mp-join.stack-synack-without-option",
+    "add-addr.stack-joins-announced",
+}
+"""Cases that wait for a join the kernel's path manager opens on its own schedule (unsupported if none
+comes in time)."""
+
 
 def test_whole_suite_against_linux(tmp_path: Path) -> None:
     suite = run_suite(KernelStack(), capture_dir=tmp_path)
@@ -27,6 +36,6 @@ def test_whole_suite_against_linux(tmp_path: Path) -> None:
     deviations = {r.case.name for r in suite.results if r.status is Status.DEVIATION}
     assert deviations <= set(load_expectations("linux"))
     unsupported = [r.case.name for r in suite.results if r.status is Status.UNSUPPORTED]
-    assert all(name.startswith("mp-join.stack-") for name in unsupported), unsupported
+    assert set(unsupported) <= _PATH_MANAGER_TIMED, unsupported
     sanity = suite.results[0].capture
     assert sanity is not None and any(s.mptcp for s in open_capture(sanity).segments())

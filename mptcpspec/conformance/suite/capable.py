@@ -8,6 +8,7 @@ with, and whether the stack must go on with MPTCP or fall back.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ...spec.options import MpCapable, serialize
@@ -218,11 +219,24 @@ def _client_key_echo(t: Tester) -> str:
     return session.close()
 
 
+def _flagged_by(flags: int) -> Callable[[Tester], str]:
+    """A whole connection (handshake, data, close) opened with MP_CAPABLE ``flags``."""
+
+    def body(t: Tester) -> str:
+        session = open_session(t, flags=flags)
+        session.upload()
+        return session.close()
+
+    return body
+
+
 CASES = (
     Case("mp-capable.v1-synack", "3.1", "a v1 SYN gets a v1 SYN/ACK with a key and flag H", _v1_synack),
     *(_syn_offer_case(offer) for offer in _SYN_OFFERS),
+    Case("mp-capable.ipv6", "3.1", "handshake, data and close over IPv6", _flagged_by(HMAC_SHA256),
+         ip_version=6),
     Case("mp-capable.c-flag", "3.1", "flag C (no more subflows to this address) is accepted",
-         lambda t: _flagged(t, NO_MORE_SUBFLOWS | HMAC_SHA256)),
+         _flagged_by(NO_MORE_SUBFLOWS | HMAC_SHA256)),
     Case("mp-capable.checksum-by-tester", "3.1", "the initiator requires checksums: both use them",
          lambda t: _checksums(t, tester_flag=True)),
     Case("mp-capable.checksum-by-stack", "3.1", "the listener requires checksums: A on its SYN/ACK",
@@ -244,9 +258,3 @@ CASES = (
          _client_synack_checksum, role=Role.CLIENT),
     *(_synack_offer_case(offer) for offer in _SYNACK_OFFERS),
 )  # fmt: skip
-
-
-def _flagged(t: Tester, flags: int) -> str:
-    session = open_session(t, flags=flags)
-    session.upload()
-    return session.close()

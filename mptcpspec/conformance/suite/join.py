@@ -20,7 +20,16 @@ from .matches import option, reset, synack
 from .session import Session, accept_session, open_session
 from .tester import Flow, Tester
 
-__all__ = ["CASES", "JOINING", "STACK_UPLOAD", "await_join", "established", "join"]
+__all__ = [
+    "CASES",
+    "JOINING",
+    "STACK_UPLOAD",
+    "answer_join",
+    "await_join",
+    "established",
+    "join",
+    "send_rest",
+]
 
 NONCE_A = 0x5EED0001
 NONCE_B = 0x5EED0002
@@ -73,12 +82,12 @@ def _join_then_transfer(
     flow, reply = join(session, alt=alt, backup=backup, remote_alt=remote_alt)
     if reply.rst and not may_refuse:
         raise CaseFailed("the stack reset a valid join", (reply.frame,))
-    _rest_on(session, session.flow if reply.rst else flow)
+    send_rest(session, session.flow if reply.rst else flow)
     what = "join refused with a RST" if reply.rst else "join accepted, data on it acknowledged"
     return f"{what}; {session.close()}"
 
 
-def _rest_on(session: Session, flow: Flow) -> None:
+def send_rest(session: Session, flow: Flow) -> None:
     """Send the rest of the upload (after ``established``'s first part) on ``flow``."""
     data = stream(8684, session.tester.case.up)[500:]
     session.send_data(flow, data)
@@ -93,7 +102,7 @@ def _refused(tamper: str = "", first_ok: bool = False) -> Callable[[Tester], str
         _, reply = join(session, tamper=tamper, address_id=3)
         if not reply.rst:
             raise CaseFailed("the join was not refused with a RST", (reply.frame,))
-        _rest_on(session, session.flow)
+        send_rest(session, session.flow)
         return f"join refused with a RST; the connection goes on: {session.close()}"
 
     return body
@@ -101,7 +110,14 @@ def _refused(tamper: str = "", first_ok: bool = False) -> Callable[[Tester], str
 
 def _stack_join(t: Tester, tamper: str = "") -> str:
     session = accept_session(t)
-    syn = await_join(session)
+    return answer_join(session, await_join(session), tamper)
+
+
+def answer_join(session: Session, syn: Segment, tamper: str = "") -> str:
+    """Answer the stack's SYN with MP_JOIN: check its token, send our SYN/ACK (its HMAC or MP_JOIN
+    broken by ``tamper``: ``synack-hmac``, ``synack-option``), check the third ACK's HMAC, send the
+    fourth ACK; a tampered SYN/ACK must draw a RST (RFC 8684 §3.2)."""
+    t = session.tester
     request = option(syn, MpJoinSyn)
     assert request is not None
     if request.token != key_token(session.local_key):
@@ -151,6 +167,7 @@ CASES = (
     Case("mp-join.to-second-address", "3.2", "a join to the stack's second address (where its application "
          "does not listen): accepted, or refused with a RST", lambda t:
          _join_then_transfer(t, remote_alt=True, may_refuse=True)),
+    Case("mp-join.ipv6", "3.2", "a join over IPv6", _join_then_transfer, ip_version=6),
     Case("mp-join.backup", "3.2", "a join with the backup flag is accepted", lambda t:
          _join_then_transfer(t, backup=True)),
     Case("mp-join.unknown-token", "3.2", "a join with a token the stack never issued draws a RST",

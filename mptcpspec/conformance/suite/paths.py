@@ -14,10 +14,10 @@ from ...spec.options import AddAddr, MpFastclose, MpPrio, MptcpOption, MpTcpRst,
 from ...spec.segment import ACK, RST, Segment
 from ..stacks.base import StackConfig
 from ..witnesses import model, solve
-from .case import Case, CaseFailed
-from .join import _rest_on, established, join
+from .case import Case, CaseFailed, CaseUnsupported, Role
+from .join import STACK_UPLOAD, send_rest, answer_join, await_join, established, join
 from .matches import option, reset
-from .session import Session, open_session
+from .session import Session, accept_session, open_session
 from .tester import Match, Tester
 
 __all__ = ["CASES"]
@@ -53,7 +53,7 @@ def _add_addr_case(name: str, v6: bool, port: bool, good: bool) -> Case:
         else:
             t.expect_silence("ADD_ADDR echo of an announcement with a bad HMAC",
                              lambda s: option(s, AddAddr) is not None)  # fmt: skip
-        _rest_on(session, session.flow)
+        send_rest(session, session.flow)
         verdict = "echoed" if good else "ignored (no echo)"
         return f"ADD_ADDR {address} port {number} {verdict}; {session.close()}"
 
@@ -85,6 +85,19 @@ def _stack_announces(t: Tester) -> str:
     return f"the stack announced {add.address} with the right HMAC; {session.close()}"
 
 
+def _stack_joins_announced(t: Tester) -> str:
+    """We announce a second address with our listening port; the stack echoes it and may join to it
+    (RFC 8684 §3.4.1): the join must carry our token and the right HMAC."""
+    session = accept_session(t)
+    address = t.stack.tester_alt_addr(t.case.ip_version)
+    _announce(session, address, t.port)
+    t.expect("ADD_ADDR echo", _echo_of(address, t.port, 5))
+    syn = await_join(session, 2.0)
+    if syn.dst != address:
+        raise CaseUnsupported(f"the stack joined {syn.dst}, not the announced {address}")
+    return f"echoed, then joined the announced address: {answer_join(session, syn)}"
+
+
 def _remove_join(t: Tester) -> str:
     """REMOVE_ADDR of a joined subflow's address (RFC 8684 §3.4.2): the receiver may probe the path
     with a keepalive, reset or close the subflow, or leave its shutdown to us; it sends no more data
@@ -103,7 +116,7 @@ def _remove_join(t: Tester) -> str:
         answer = "nothing (the remover shuts the subflow)"
     if answer != "RST":
         t.send(flow, RST)
-    _rest_on(session, session.flow)
+    send_rest(session, session.flow)
     summary = session.close()
     late = [s.frame for s in t.from_stack() if s.frame > removal.frame and flow.inbound(s) and s.payload_len]
     if late:
@@ -122,7 +135,7 @@ def _goes_on(
         for make in options_of:
             t.send(flow, ACK, (session.ack_option(), make(session)))
         t.expect_silence("RST", lambda s: s.rst, 0.3)
-        _rest_on(session, session.flow)
+        send_rest(session, session.flow)
         return "ignored as it should be; " + session.close()
 
     return body
@@ -159,7 +172,7 @@ def _tcprst_case(reason: int, transient: bool) -> Case:
         session = established(t)
         flow, _ = join(session)
         t.send(flow, RST, (MpTcpRst(int(transient), reason),))
-        _rest_on(session, session.flow)
+        send_rest(session, session.flow)
         return f"MP_TCPRST reason {reason} on the joined subflow; the connection goes on: {session.close()}"
 
     registered = reason in {int(r) for r in TcpRstReason}
@@ -174,6 +187,8 @@ CASES = (
     *(_add_addr_case(*row) for row in _ADD_ADDRS),
     Case("add-addr.stack-announces", "3.4.1", "the stack's ADD_ADDR carries the right HMAC",
          _stack_announces, StackConfig(announce_alt=True)),
+    Case("add-addr.stack-joins-announced", "3.4.1", "an announced address is echoed and may be joined (with "
+         "the right token and HMAC)", _stack_joins_announced, role=Role.CLIENT, up=STACK_UPLOAD),
     Case("remove-addr.joined", "3.4.2", "REMOVE_ADDR of a joined subflow's address closes that subflow",
          _remove_join),
     Case("remove-addr.unknown-id", "3.4.2", "REMOVE_ADDR of an unknown address ID is ignored (§3.8)",
