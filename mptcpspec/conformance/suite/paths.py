@@ -15,7 +15,7 @@ from ...spec.segment import ACK, RST, Segment
 from ..stacks.base import StackConfig
 from ..witnesses import model, solve
 from .case import Case, CaseFailed, CaseUnsupported, Role
-from .join import STACK_UPLOAD, send_rest, answer_join, await_join, established, join
+from .join import STACK_UPLOAD, answer_join, await_join, established, join, send_rest
 from .matches import option, reset
 from .session import Session, accept_session, open_session
 from .tester import Match, Tester
