@@ -7,6 +7,8 @@ import gzip
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mptcpspec.capture.writer import write_pcap
 from mptcpspec.conformance.conversation import Conversation
@@ -143,3 +145,17 @@ def test_trace_receives_every_connections_events() -> None:
     validate_segments(conv.segments, trace=events.append)
     assert {e.connection for e in events} == {"c1"}
     assert ("connection", "syn-sent") in {(e.machine, e.after) for e in events}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.integers(24, 10**6), st.integers(0, 255)), min_size=1, max_size=20))
+def test_mutated_captures_give_a_report_never_an_exception(
+    tmp_path: Path, flips: list[tuple[int, int]]
+) -> None:
+    data = bytearray(_corpus("join.pcap").read_bytes())
+    for offset, value in flips:
+        data[offset % len(data)] = value
+    path = tmp_path / "mutated.pcap"
+    path.write_bytes(bytes(data))
+    report = validate_file(path)
+    assert report.error is None or report.connections == ()
