@@ -2,7 +2,8 @@
 
 The conversation holds what the tester sent (some of it deliberately wrong) and what the stack
 answered.  Only violations first noticed on a segment the stack sent count against the stack; the
-tester's own breaches are the point of the case.
+tester's own breaches are the point of the case.  The monitor runs with ``complete=False``: the
+conversation ends when the case does, so a check resting on a segment's absence stays undetermined.
 """
 
 from __future__ import annotations
