@@ -2,10 +2,10 @@
 
 ``EXERCISES`` is one table: a glob over case names and the rules those cases exercise, meaning that
 the stack sends segments the rule governs there (the monitor judges every segment the stack sends); a
-rule only the tester's segments fall under (MP_PRIO, MP_TCPRST sent to the stack) does not count.  ``wire_rules()``
-resolves the globs against the registered cases, so a renamed or removed case drops its rules from the
-coverage instead of claiming them silently.  ``UNOBSERVABLE`` gives, per rule no case can exercise, the
-reason.
+rule only the tester's segments fall under (MP_PRIO, MP_TCPRST sent to the stack) does not count.
+``wire_rules()`` resolves the globs against the registered cases, so a renamed or removed case drops
+its rules from the coverage instead of claiming them silently.  ``UNOBSERVABLE`` gives, per rule no
+case can exercise, the reason.
 """
 
 from __future__ import annotations
