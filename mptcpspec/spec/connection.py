@@ -342,6 +342,7 @@ class Connection:
     """
 
     __slots__ = (
+        "announced",
         "c_flag_endpoint",
         "capable_flags",
         "checksums",
@@ -359,6 +360,7 @@ class Connection:
         "phase",
         "quiet",
         "syn_capable",
+        "syn_key",
         "synack_isn",
         "synack_kinds",
         "third_ack_keys",
@@ -376,6 +378,8 @@ class Connection:
         self.handshake_seen = False
         self.infinite_subflow: list[str | None] = [None, None]
         self.keys: list[int | None] = [None, None]
+        self.announced: tuple[set[int], set[int]] = (set(), set())  # keys in SYNs (v0), in SYN/ACKs
+        self.syn_key: int | None = None  # the key of A's latest v0 SYN
         self.token: list[int | None] = [None, None]
         self.idsn: list[int | None] = [None, None]
         self.capable_flags: list[int | None] = [None, None]  # A's SYN flags, B's SYN/ACK flags

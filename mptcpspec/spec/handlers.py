@@ -100,7 +100,7 @@ def new_mapping(m: MonitorView, opt: Dss, h: int) -> dss.Mapping:
 def on_add_addr(m: MonitorView, seg: Segment, sub: Subflow, h: int, opt: AddAddr | AddAddrV0) -> None:
     if not m.conn.dss_sent[h]:
         m.conn.dss_sent[h] = seg.frame  # Linux also counts an ADD_ADDR as proof the path carries options
-    m.paths.on_add_addr(m.judge, m.conn, seg, sub, h, opt)
+    m.paths.on_add_addr(m.judge, m.conn, seg, sub, h, opt, lossy=m.lossy(h))
 
 
 def on_remove_addr(m: MonitorView, seg: Segment, sub: Subflow, h: int, opt: RemoveAddr) -> None:
@@ -143,12 +143,13 @@ def payload_oddities(m: MonitorView, seg: Segment, sub: Subflow, h: int) -> None
     other = conn.infinite_subflow[h]
     if other is not None and other != sub.name:
         m.judge.checks += 1
-        m.judge.breach(
-            FALLBACK_SINGLE_SUBFLOW,
-            (seg.frame,),
-            f"{HOSTS[h]} sends data on {sub.name} after its infinite mapping on {other}",
-            sub.name,
-        )
+        message = f"{HOSTS[h]} sends data on {sub.name} after its infinite mapping on {other}"
+        if m.complete:
+            m.judge.breach(FALLBACK_SINGLE_SUBFLOW, (seg.frame,), message, sub.name)
+        else:  # the segment may have been queued on its interface before the infinite mapping left
+            m.judge.undetermined(
+                FALLBACK_SINGLE_SUBFLOW, (seg.frame,), message + " in capture order", sub.name
+            )
 
 
 def last_subflow(m: MonitorView, seg: Segment, sub: Subflow, h: int) -> None:
@@ -193,12 +194,14 @@ def record_capable(m: MonitorView, seg: Segment, sub: Subflow, h: int, opt: MpCa
     flags = seg.flags
     if flags & SYN and not flags & ACK:
         conn.syn_capable = conn.handshake_seen = True
-        conn.version_proposed = opt.version
+        # a client may retry with a lower version; the SYN/ACK may answer any of its SYNs (RFC 8684 §3.1)
+        conn.version_proposed = max(opt.version, conn.version_proposed or 0)
         conn.capable_flags[0] = opt.flags
         if opt.version == 1 and opt.no_more_subflows:
             conn.c_flag_endpoint[0] = (seg.src, seg.sport)
         if opt.version == 0 and opt.sender_key is not None:
-            learn(m, 0, opt.sender_key)
+            conn.announced[0].add(opt.sender_key)
+            conn.syn_key = opt.sender_key  # A's key, once a v0 SYN/ACK confirms the version
         return
     if flags & SYN:
         conn.version = opt.version
@@ -208,7 +211,10 @@ def record_capable(m: MonitorView, seg: Segment, sub: Subflow, h: int, opt: MpCa
         if opt.version == 1 and opt.no_more_subflows:
             conn.c_flag_endpoint[1] = (seg.src, seg.sport)
         if opt.sender_key is not None:
+            conn.announced[1].add(opt.sender_key)
             learn(m, 1, opt.sender_key)
+        if opt.version == 0 and conn.syn_key is not None:
+            learn(m, 0, conn.syn_key)
         return
     record_third_ack(m, seg, sub, h, opt)
 
@@ -256,11 +262,15 @@ def record_join(
     if isinstance(opt, MpJoinSyn):
         if sub.join_syn is None:
             sub.join_syn = opt
+        if opt.nonce not in sub.nonces[0]:  # a retransmitted SYN may carry a fresh nonce
+            sub.nonces[0].append(opt.nonce)
         sub.address_ids[0] = opt.address_id
         sub.backup = opt.backup
     elif isinstance(opt, MpJoinSynAck):
         if sub.join_synack is None:
             sub.join_synack = opt
+        if opt.nonce not in sub.nonces[1]:
+            sub.nonces[1].append(opt.nonce)
         sub.address_ids[1] = opt.address_id
     else:
         sub.join_ack_frame = sub.join_ack_frame or seg.frame

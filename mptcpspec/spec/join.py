@@ -8,7 +8,6 @@ decisions are the pure guards of ``subflow`` (``check_join_token``, ``check_join
 from __future__ import annotations
 
 from . import crypto
-from .connection import Connection
 from .context import HOSTS, Check, Context, first_option, hexkey
 from .options import MpJoinAck, MpJoinSyn, MpJoinSynAck
 from .segment import RST, Segment
@@ -124,9 +123,10 @@ def _join_synack_hmac(m: Context, seg: Segment, sub: Subflow, h: int) -> None:
         )
         return
     m.judge.checks += 1
-    if check_join_synack_hmac(k_resp, k_join, opt.nonce, syn.nonce, opt.truncated_hmac, conn.version):
+    version, mac, nonces = conn.version, opt.truncated_hmac, sub.nonces[0]
+    if any(check_join_synack_hmac(k_resp, k_join, opt.nonce, n, mac, version) for n in nonces):
         return
-    if check_join_synack_hmac(k_join, k_resp, opt.nonce, syn.nonce, opt.truncated_hmac, conn.version):
+    if any(check_join_synack_hmac(k_join, k_resp, opt.nonce, n, mac, version) for n in nonces):
         m.judge.breach(
             JOIN_TOKEN,
             (sub.first_frame, seg.frame),
@@ -135,19 +135,13 @@ def _join_synack_hmac(m: Context, seg: Segment, sub: Subflow, h: int) -> None:
             sub.name,
         )
         return
+    expected = crypto.join_synack_hmac(k_resp, k_join, opt.nonce, nonces[-1], version)
     m.judge.breach(
         JOIN_SYNACK_HMAC,
         (seg.frame,),
-        f"SYN/ACK truncated HMAC {opt.truncated_hmac:#018x} (expected "
-        f"{_expected_synack(conn, joiner, opt, syn):#018x})",
+        f"SYN/ACK truncated HMAC {mac:#018x} (expected {expected:#018x})",
         sub.name,
     )
-
-
-def _expected_synack(conn: Connection, joiner: int, opt: MpJoinSynAck, syn: MpJoinSyn) -> int:
-    k_join, k_resp = conn.keys[joiner], conn.keys[1 - joiner]
-    assert k_join is not None and k_resp is not None and conn.version is not None
-    return crypto.join_synack_hmac(k_resp, k_join, opt.nonce, syn.nonce, conn.version)
 
 
 def _join_ack_option(m: Context, seg: Segment, sub: Subflow, h: int) -> None:
@@ -191,7 +185,8 @@ def _join_ack_hmac(m: Context, seg: Segment, sub: Subflow, h: int) -> None:
         )
         return
     m.judge.checks += 1
-    if not check_join_ack_hmac(k_join, k_resp, syn.nonce, synack.nonce, opt.hmac, conn.version):
+    pairs = [(a, b) for a in sub.nonces[0] for b in sub.nonces[1]]
+    if not any(check_join_ack_hmac(k_join, k_resp, a, b, opt.hmac, conn.version) for a, b in pairs):
         expected = crypto.join_ack_hmac(k_join, k_resp, syn.nonce, synack.nonce, conn.version)
         m.judge.breach(
             JOIN_ACK_HMAC,

@@ -137,9 +137,17 @@ class PathState:
         self.dupacks: dict[tuple[str, int], tuple[int, int, int]] = {}
 
     def on_add_addr(
-        self, judge: Judge, conn: Connection, seg: Segment, sub: Subflow, h: int, opt: AddAddr | AddAddrV0
+        self,
+        judge: Judge,
+        conn: Connection,
+        seg: Segment,
+        sub: Subflow,
+        h: int,
+        opt: AddAddr | AddAddrV0,
+        *,
+        lossy: bool = False,
     ) -> None:
-        """An ADD_ADDR sent by host ``h``."""
+        """An ADD_ADDR sent by host ``h``; ``lossy``: the capture missed some of ``h``'s segments."""
         self._signal_dupack(judge, seg, sub, h)
         if isinstance(opt, AddAddrV0):
             if conn.version == 1:
@@ -152,7 +160,7 @@ class PathState:
                     sub.name,
                 )
                 return
-            self._announce(judge, seg, sub, h, opt.address_id, opt.address, opt.port)
+            self._announce(judge, seg, sub, h, opt.address_id, opt.address, opt.port, lossy)
             return
         judge.checks += 1
         if opt.reserved:
@@ -166,7 +174,7 @@ class PathState:
             self._echo(judge, seg, sub, h, opt)
             return
         self._hmac(judge, conn, seg, sub, h, opt)
-        self._announce(judge, seg, sub, h, opt.address_id, opt.address, opt.port)
+        self._announce(judge, seg, sub, h, opt.address_id, opt.address, opt.port, lossy)
 
     def on_remove_addr(self, seg: Segment, h: int, opt: RemoveAddr) -> None:
         """A REMOVE_ADDR sent by host ``h``: its IDs are free for new addresses (RFC 8684 §3.4.2)."""
@@ -220,17 +228,19 @@ class PathState:
         address_id: int,
         address: str,
         port: int | None,
+        lossy: bool,
     ) -> None:
         judge.checks += 1
         before = self.announced[h].get(address_id)
         if before is not None and before[0] != address:
-            judge.breach(
-                ADD_ADDR_ID_REUSE,
-                (seg.frame, before[2]),
+            message = (
                 f"{HOSTS[h]} announces {address} under address ID {address_id}, which still names "
-                f"{before[0]} (frame {before[2]}); expected a REMOVE_ADDR first",
-                sub.name,
+                f"{before[0]} (frame {before[2]}); expected a REMOVE_ADDR first"
             )
+            if lossy:  # the REMOVE_ADDR may be among the segments the capture missed
+                judge.undetermined(ADD_ADDR_ID_REUSE, (seg.frame, before[2]), message, sub.name)
+            else:
+                judge.breach(ADD_ADDR_ID_REUSE, (seg.frame, before[2]), message, sub.name)
         self.announced[h][address_id] = (address, port, seg.frame)
         self.removed[h].discard(address_id)
 

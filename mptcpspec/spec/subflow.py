@@ -305,6 +305,7 @@ class Subflow:
         "mapping_raw",
         "mappings",
         "name",
+        "nonces",
         "opener",
         "packets",
         "quiet",
@@ -333,6 +334,7 @@ class Subflow:
         self.synack_plain = False
         self.join_syn: MpJoinSyn | None = None
         self.join_synack: MpJoinSynAck | None = None
+        self.nonces: tuple[list[int], list[int]] = ([], [])  # every nonce of the SYNs, of the SYN/ACKs
         self.join_ack_frame = 0
         self.responder_acked = False
         self.token_ok: bool | None = None

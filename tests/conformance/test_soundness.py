@@ -22,6 +22,7 @@ from mptcpspec.capture import open_capture
 from mptcpspec.capture.writer import write_pcap
 from mptcpspec.conformance.conversation import Conversation
 from mptcpspec.conformance.replay import validate_file, validate_segments
+from mptcpspec.spec.options import MpCapable, MpJoinSyn
 from mptcpspec.spec.segment import Segment
 
 TRACES = Path(__file__).resolve().parents[2] / "traces"
@@ -170,3 +171,35 @@ def test_segments_coalesced_on_receive_are_judged_by_their_first_mapping_only() 
     assert report.violations == 0
     (conn,) = report.connections
     assert conn.data_bytes[0] == 2000  # the last 1000 bytes lost their mapping to GRO: not counted
+
+
+def _with_inserted(conv: Conversation, after: int, seg: Segment) -> list[Segment]:
+    """The conversation with ``seg`` inserted after frame ``after`` and frames renumbered."""
+    segments = list(conv.segments)
+    segments.insert(after, seg)
+    return [dataclasses.replace(s, frame=i + 1) for i, s in enumerate(segments)]
+
+
+def test_a_client_retrying_with_v0_may_get_the_answer_to_its_v1_syn() -> None:
+    conv = Conversation(seed=31)
+    conv.connect()
+    conv.send("A", 500)
+    conv.send("B", 500)
+    retry = conv.with_option(1, MpCapable(0, 0x01, 0x0BAD_0BAD_0BAD_0BAD)).segment(1)
+    report = validate_segments(_with_inserted(conv, 1, retry))
+    assert report.violations == 0 and report.connections[0].version == 1
+
+
+def test_a_join_syn_retransmitted_with_a_fresh_nonce_is_answered_either_way() -> None:
+    conv = Conversation(seed=32)
+    conv.connect()
+    conv.send("B", 100)
+    frames = conv.join("A")
+    syn = conv.segment(frames[0])
+    join = syn.mptcp[0]
+    assert isinstance(join, MpJoinSyn)
+    earlier = conv.with_option(frames[0], dataclasses.replace(join, nonce=join.nonce ^ 0xFFFF)).segment(
+        frames[0]
+    )
+    report = validate_segments(_with_inserted(conv, frames[0] - 1, earlier))
+    assert report.violations == 0 and len(report.connections[0].subflows) == 2
