@@ -202,12 +202,13 @@ class ConnectionMonitor:
                 )
 
     def data_event(self, seg: Segment, sub: Subflow, h: int, dsn: int, length: int, kind: str) -> None:
-        """Report mapped data or a DATA_ACK advance to the observer."""
+        """Report mapped data or a DATA_ACK advance to the observer, its DSN relative to the sender's IDSN
+        (so the first byte is 1), or to the first DSN seen when the keys are not in the capture."""
         if self.observer is None:
             return
         flow = self.data[h if kind != "data_ack" else 1 - h]
-        base = flow.base if flow.base is not None else dsn
-        rel = ((dsn - base + (1 << 63)) & ((1 << 64) - 1)) - (1 << 63)
+        origin = flow.idsn if flow.idsn is not None else flow.base if flow.base is not None else dsn
+        rel = ((dsn - origin + (1 << 63)) & ((1 << 64) - 1)) - (1 << 63)
         self.observer(
             MonitorEvent(kind, seg.frame, seg.time, self.id, sub.name, _DIRECTIONS[h], dsn=rel, length=length)
         )

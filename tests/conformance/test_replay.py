@@ -59,7 +59,7 @@ def test_series_points_follow_the_data() -> None:
     kinds = {p.kind for p in conn.series}
     assert {"data", "data_ack"} <= kinds
     sent = max(p.dsn + p.length for p in conn.series if p.direction == "A>B" and p.kind != "data_ack")
-    assert sent == conn.data_bytes[0]
+    assert sent == conn.data_bytes[0] + 1  # DSNs relative to the IDSN: the first byte is 1
 
 
 def test_unusable_inputs_give_an_error_or_notes_never_an_exception(tmp_path: Path) -> None:

@@ -131,8 +131,8 @@ def test_observer_sees_transitions_data_and_acks() -> None:
     machines = {e.machine for e in events if e.kind == "transition"}
     assert machines == {"connection", "subflow", "close-A", "close-B"}
     data = [e for e in events if e.kind == "data"]
-    assert data[0].dsn == 0 and sum(e.length for e in data) == 3000
-    assert max(e.dsn or 0 for e in events if e.kind == "data_ack" and e.direction == "B>A") == 3001
+    assert data[0].dsn == 1 and sum(e.length for e in data) == 3000  # relative to A's IDSN
+    assert max(e.dsn or 0 for e in events if e.kind == "data_ack" and e.direction == "B>A") == 3002
     assert data[0].to_dict()["direction"] == "A>B" and "machine" not in data[0].to_dict()
 
 
