@@ -7,14 +7,19 @@ in one line on stderr and exit status 2; no tracebacks.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from . import __version__
 from .spec.errors import MptcpError
+
+if TYPE_CHECKING:
+    from .conformance.batch import OutputOptions
+    from .spec.events import MonitorEvent, Observer
 
 __all__ = ["main"]
 
@@ -142,7 +147,7 @@ def _cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
-    from .conformance.batch import OutputOptions, run_validate
+    from .conformance.batch import OutputOptions
     from .conformance.report import use_color
 
     outputs = OutputOptions(
@@ -152,12 +157,35 @@ def _cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
         report_dir=args.report,
         color=args.format == "text" and use_color(out),
     )
+    if not args.trace:
+        return _run_validate(args, out, outputs, None)
+    with open(args.trace, "w", encoding="utf-8") as lines:
+        return _run_validate(args, out, outputs, functools.partial(_write_event, lines))
+
+
+def _run_validate(
+    args: argparse.Namespace, out: TextIO, outputs: OutputOptions, trace: Observer | None
+) -> int:
+    from .conformance.batch import run_validate
+
     try:
         return run_validate(
-            args.files, out, outputs, jobs=args.jobs, dask=args.dask, strict=args.strict, rules=args.rules
+            args.files,
+            out,
+            outputs,
+            jobs=args.jobs,
+            dask=args.dask,
+            strict=args.strict,
+            rules=args.rules,
+            trace=trace,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+
+
+def _write_event(lines: TextIO, event: MonitorEvent) -> None:
+    """One monitor event as one JSON line (the ``--trace`` output)."""
+    lines.write(json.dumps(event.to_dict()) + "\n")
 
 
 def _cmd_plot(args: argparse.Namespace, out: TextIO) -> int:
@@ -230,6 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--report", metavar="DIR", help="write a self-contained HTML report per capture")
     validate.add_argument("--jobs", type=int, default=1, metavar="N", help="validate N files at once")
     validate.add_argument("--dask", metavar="ADDRESS", help="spread files over a Dask cluster (extra: dask)")
+    validate.add_argument(
+        "--trace", metavar="FILE", help="write every monitor event as JSON lines (qlog-like)"
+    )
     validate.set_defaults(handler=_cmd_validate)
 
     plot = sub.add_parser("plot", help="draw the data sequence graph of a connection (extra: plot)")

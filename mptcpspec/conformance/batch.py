@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ..spec.errors import MptcpError
+from ..spec.events import Observer
 from .progress import Progress, track
 from .replay import validate_file
 from .report import Summary, annotate_capture, format_file_text, format_summary_text, reports_to_json
@@ -66,13 +67,15 @@ def expand_inputs(inputs: Sequence[str]) -> list[str]:
     return list(paths)
 
 
-def _validate_path(path: str, *, strict: bool, rules: str | None, series: bool) -> FileReport:
+def _validate_path(
+    path: str, *, strict: bool, rules: str | None, series: bool, trace: Observer | None = None
+) -> FileReport:
     """One file's report, in whatever process runs it; an unusable file is a report with ``error``."""
     if not os.path.isfile(path):
         return FileReport(path=path, packets=0, error="no such file")
     selected = parse_rule_selection(rules) if rules else None
     try:
-        return validate_file(path, strict=strict, rules=selected, series=series)
+        return validate_file(path, strict=strict, rules=selected, series=series, trace=trace)
     except Exception as exc:  # one broken file must not cost the rest of an archive its reports
         return FileReport(path=path, packets=0, error=f"internal error: {type(exc).__name__}: {exc}")
 
@@ -111,20 +114,24 @@ def validate_many(
     strict: bool = False,
     rules: str | None = None,
     series: bool = False,
+    trace: Observer | None = None,
 ) -> Iterator[FileReport]:
     """Validate every capture of ``inputs`` (see ``expand_inputs``); yields reports in input order.
 
     ``jobs`` > 1 spreads the files over that many processes; ``dask`` is the address of a Dask
     scheduler (``tcp://host:8786``) to send them to.  ``rules`` is a ``--rules`` selection text (see
-    ``selection``), ``strict`` and ``series`` are passed to ``replay.validate_file``.  Raises
+    ``selection``), ``strict``, ``series`` and ``trace`` are passed to ``replay.validate_file``; a trace
+    observer runs in this process, so it cannot be combined with ``jobs`` > 1 or ``dask``.  Raises
     ``BatchError`` at once for an unusable setup, ``ValueError`` for a bad rule selection.
     """
     if jobs < 1:
         raise BatchError(f"jobs must be at least 1, got {jobs}")
+    if trace is not None and (jobs > 1 or dask is not None):
+        raise BatchError("--trace runs in this process: it cannot be combined with --jobs or --dask")
     if rules:
         parse_rule_selection(rules)
     paths = expand_inputs(inputs)
-    task = functools.partial(_validate_path, strict=strict, rules=rules, series=series)
+    task = functools.partial(_validate_path, strict=strict, rules=rules, series=series, trace=trace)
     if dask is not None:
         return _on_dask(task, paths, dask)
     if jobs > 1 and len(paths) > 1:
@@ -191,17 +198,19 @@ def run_validate(
     strict: bool = False,
     rules: str | None = None,
     progress: bool | None = None,
+    trace: Observer | None = None,
 ) -> int:
     """Validate ``inputs`` and write every output ``outputs`` asks for; returns the exit status of
     ``mptcpspec validate`` (0 clean, 1 a violation, 2 an unusable input).  The text report streams
     file by file; JSON, JUnit and the HTML index are written when all files are done.  ``progress``
-    None draws a bar on stderr when it is a terminal and the output is not JSON."""
+    None draws a bar on stderr when it is a terminal and the output is not JSON; ``trace`` receives every
+    monitor event (``--trace``)."""
     paths = expand_inputs(inputs)
     many = len(paths) > 1
     if progress is None:
         progress = outputs.format != "json" and sys.stderr.isatty()
     reports = validate_many(
-        paths, jobs=jobs, dask=dask, strict=strict, rules=rules, series=bool(outputs.report_dir)
+        paths, jobs=jobs, dask=dask, strict=strict, rules=rules, series=bool(outputs.report_dir), trace=trace
     )
     names = _UniqueNames()
     kept: list[tuple[FileReport, str]] = []

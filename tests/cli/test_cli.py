@@ -13,6 +13,8 @@ import pytest
 from mptcpspec import __version__
 from mptcpspec.cli import main
 
+TRACES = Path(__file__).resolve().parents[2] / "traces"
+
 
 def run(*argv: str) -> tuple[int, str]:
     out = io.StringIO()
@@ -42,7 +44,16 @@ def test_crypto_join_hmacs() -> None:
     n = lambda x: x.to_bytes(4, "big")  # noqa: E731
     synack = hmac.new(k(key_b) + k(key_a), n(nonce_b) + n(nonce_a), hashlib.sha256).digest()[:8]
     ack = hmac.new(k(key_a) + k(key_b), n(nonce_a) + n(nonce_b), hashlib.sha256).digest()[:20]
-    args = ["--key-a", hex(key_a), "--key-b", hex(key_b), "--nonce-a", hex(nonce_a), "--nonce-b", hex(nonce_b)]
+    args = [
+        "--key-a",
+        hex(key_a),
+        "--key-b",
+        hex(key_b),
+        "--nonce-a",
+        hex(nonce_a),
+        "--nonce-b",
+        hex(nonce_b),
+    ]
     assert run("crypto", "join-synack", *args) == (0, f"0x{synack.hex()}\n")
     assert run("crypto", "join-ack", *args) == (0, ack.hex() + "\n")
 
@@ -69,12 +80,68 @@ def test_missing_file_is_one_line_and_status_2(tmp_path: Path, capsys: pytest.Ca
     assert status == 2 and "absent.pcap" in err and err.count("\n") == 1
 
 
-def test_decode_json_lines_parse() -> None:
-    trace = Path(__file__).resolve().parents[2] / "traces"
-    captures = sorted(trace.glob("*.pcap*"))
-    if not captures:
-        pytest.skip("no committed captures in traces/")
-    status, out = run("decode", "--json", str(captures[0]))
+def test_decode_shows_every_option_of_the_add_addr_capture() -> None:
+    status, out = run(
+        "decode", "--json", str(Path(__file__).resolve().parents[2] / "traces" / "add-addr.pcap")
+    )
     assert status == 0
     records = [json.loads(line) for line in out.splitlines()]
-    assert any(r.get("mptcp") for r in records)
+    subtypes = {option["subtype"] for record in records for option in record["mptcp"]}
+    assert {"MP_CAPABLE", "MP_JOIN", "DSS", "ADD_ADDR"} <= subtypes
+    add_addr = next(o for r in records for o in r["mptcp"] if o["subtype"] == "ADD_ADDR" and not o["echo"])
+    assert add_addr["address"] == "10.233.2.2" and add_addr["address_id"] == 2
+
+
+def _checksum_violation(path: Path) -> Path:
+    from mptcpspec.conformance.conversation import Conversation
+
+    conv = Conversation(seed=5, checksum=True)
+    conv.connect()
+    conv.send("A", 1400)
+    conv.send("A", 1400, wrong_checksum=True)
+    conv.close()
+    conv.write(str(path))
+    return path
+
+
+def test_validate_exit_status_follows_the_verdict(tmp_path: Path) -> None:
+    status, out = run("validate", str(TRACES / "join.pcap"))
+    assert status == 0 and "0 violations" in out
+    status, out = run("validate", "--format", "json", str(_checksum_violation(tmp_path / "bad.pcap")))
+    document = json.loads(out)
+    assert status == 1
+    assert [f["rule"] for f in document["files"][0]["findings"] if f["verdict"] == "violation"] == [
+        "dss.checksum"
+    ]
+
+
+def test_validate_rules_selection_drops_the_rule(tmp_path: Path) -> None:
+    bad = str(_checksum_violation(tmp_path / "bad.pcap"))
+    assert run("validate", "--rules=-dss.checksum", bad)[0] == 0
+    assert run("validate", "--rules", "dss.*", bad)[0] == 1
+
+
+def test_validate_bad_rule_selection_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("validate", "--rules", "dss.*,", str(TRACES / "join.pcap"))[0] == 2
+    assert "empty rule pattern" in capsys.readouterr().err
+
+
+def test_validate_trace_writes_monitor_events_as_json_lines(tmp_path: Path) -> None:
+    trace = tmp_path / "trace.jsonl"
+    assert run("validate", "--trace", str(trace), str(TRACES / "join.pcap"))[0] == 0
+    events = [json.loads(line) for line in trace.read_text().splitlines()]
+    transitions = [e for e in events if e["kind"] == "transition"]
+    assert transitions[0]["frame"] == 1 and transitions[0]["before"] == "new"
+    assert {e["subflow"] for e in events} - {""} == {"c1/0", "c1/1"}  # "": connection-level events
+
+
+def test_rules_and_explain() -> None:
+    status, out = run("rules")
+    assert status == 0 and "dss.checksum" in out and out.rstrip().endswith("rules")
+    status, out = run("explain", "join.token")
+    assert status == 0 and "RFC 8684 §3.2" in out
+
+
+def test_explain_unknown_rule_suggests(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("explain", "token")[0] == 2
+    assert "join.token" in capsys.readouterr().err
