@@ -139,7 +139,8 @@ class Endpoint(Inbound):
     def get_timer(self) -> float | None:
         """When ``handle_timer`` must next be called (None: nothing pending)."""
         deadlines: list[float | None] = [sf.rto_deadline for sf in self.state.live()]
-        deadlines.append(self.state.pm.next_deadline() if self.state.remote_key is not None else None)
+        carriers = any(sf.state is SubflowState.ESTABLISHED for sf in self.state.live())
+        deadlines.append(self.state.pm.next_deadline() if carriers and self.state.remote_key else None)
         deadlines.append(self.state.data_fin_deadline)
         pending = [d for d in deadlines if d is not None]
         return min(pending) if pending else None

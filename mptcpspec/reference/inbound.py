@@ -24,8 +24,8 @@ from ..spec.options import (
     TcpRstReason,
 )
 from ..spec.segment import SYN, Segment
+from . import emit, handshake, lifecycle
 from . import events as ev
-from . import handshake, lifecycle, output
 from .cc import lia_increase
 from .receiver import DataReceiver, Mapping
 from .state import ConnectionState, Role
@@ -53,7 +53,10 @@ class Inbound:
         if seg.rst:
             self._on_rst(sf, seg)
         elif sf.state is SubflowState.CLOSED:
-            sf.ack_pending = sf.ack_pending or seg.seq_space > 0
+            if sf.fin_queued and sf.fin_received:  # closed cleanly: acknowledge a retransmitted FIN
+                sf.ack_pending = sf.ack_pending or seg.seq_space > 0
+            else:  # reset by us: whatever still arrives (a late SYN/ACK) gets a RST
+                self.state.outbox.append(lifecycle.reply_reset(seg, now))
         elif sf.state is SubflowState.SYN_SENT:
             self._on_synack(sf, seg, now)
         elif sf.state is SubflowState.SYN_RECEIVED:
@@ -86,7 +89,7 @@ class Inbound:
         sf.irs = seg.seq
         sf.rcv_nxt = seg.seq + 1
         sf.mss = min(self.state.config.mss, peer_mss(seg.tcp_options) or 536)
-        sf.window.mss = output.payload_size(self.state, sf)
+        sf.window.mss = emit.payload_size(self.state, sf)
         sf.peer_window = seg.window
         offered = peer_wscale(seg.tcp_options)
         if offered is not None and (sf.offer_wscale is not None or sf.state is SubflowState.SYN_RECEIVED):

@@ -11,7 +11,7 @@ from collections import deque
 from ..spec.options import MpFastclose, MpTcpRst
 from ..spec.segment import ACK, RST, Segment
 from . import events as ev
-from .output import reset_segment
+from .emit import reset_segment
 from .state import ConnectionState
 from .subflow import Subflow, SubflowEvent
 
@@ -31,6 +31,7 @@ def finish(state: ConnectionState, events: deque[ev.Event], reset: bool, reason:
         return
     state.closed = True
     state.data_fin_deadline = None
+    state.pm.announcing.clear()
     events.append(ev.ConnectionClosed(reset, reason))
 
 

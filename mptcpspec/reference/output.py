@@ -1,4 +1,4 @@
-"""What the reference endpoint puts on the wire: data scheduling and segment construction.
+"""What the reference endpoint puts on the wire: data scheduling and the order of everything.
 
 ``collect(state, now)`` assembles, in order, the segments due now: queued resets, the MP_CAPABLE third
 ACK, MP_JOIN third ACKs, data and retransmissions (after the scheduler has spread new data over the
@@ -7,69 +7,23 @@ subflows), the DATA_FIN, path-management signals, and pure ACKs where an acknowl
 
 from __future__ import annotations
 
-from ..spec.options import AddAddr, MpPrio, MptcpOption, RemoveAddr
-from ..spec.segment import ACK, FIN, PSH, RST, SYN, Segment
+from ..spec.options import MptcpOption
+from ..spec.segment import ACK, FIN, PSH, SYN, Segment
 from . import handshake
+from .emit import ack_options, make_segment, mptcp_on, payload_size
 from .scheduler import pick_subflow
+from .signals import control_segments
 from .state import ConnectionState, Role
 from .subflow import Chunk, Subflow, SubflowState
-from .wire import tcp_options
 
-__all__ = ["collect", "make_segment", "payload_size", "queue_fins", "reset_segment"]
-
-MASK32 = 0xFFFFFFFF
-OPTION_ROOM = 40
-
-
-def make_segment(
-    state: ConnectionState,
-    sf: Subflow,
-    flags: int,
-    seq: int,
-    now: float,
-    payload: bytes = b"",
-    options: tuple[MptcpOption, ...] = (),
-    mss: bool = False,
-) -> Segment:
-    """A segment on subflow ``sf`` with the current ACK and window."""
-    ack = sf.rcv_nxt if flags & ACK else 0
-    return Segment(
-        frame=0,
-        time=now,
-        ip_version=4,
-        src=sf.local[0],
-        dst=sf.remote[0],
-        sport=sf.local[1],
-        dport=sf.remote[1],
-        seq=seq & MASK32,
-        ack=ack & MASK32,
-        flags=flags,
-        window=min(state.config.receive_window >> (0 if flags & SYN else sf.rcv_wscale), 0xFFFF),
-        payload_len=len(payload),
-        payload=payload,
-        tcp_options=tcp_options(state.config.mss if mss else None, options, sf.offer_wscale if mss else None),
-        mptcp=options,
-    )
-
-
-def payload_size(state: ConnectionState, sf: Subflow) -> int:
-    """Payload bytes per segment: the MSS less the room MPTCP options may take."""
-    return sf.mss - (OPTION_ROOM if state.mptcp and not state.fallback else 0)
-
-
-def _mptcp_on(state: ConnectionState) -> bool:
-    return state.mptcp and not state.fallback and state.receiver is not None
-
-
-def _ack_options(state: ConnectionState) -> tuple[MptcpOption, ...]:
-    return (handshake.data_dss(state.data_ack()),) if _mptcp_on(state) else ()
+__all__ = ["collect", "queue_fins"]
 
 
 def _chunk_options(state: ConnectionState, sf: Subflow, chunk: Chunk) -> tuple[MptcpOption, ...]:
     if chunk.flags & SYN:
         return chunk.options
-    if chunk.dsn is None or not _mptcp_on(state):
-        return _ack_options(state)
+    if chunk.dsn is None or not mptcp_on(state):
+        return ack_options(state)
     first = state.local_idsn + 1
     if state.role is Role.CLIENT and sf.id == 0 and chunk.dsn == first and chunk.seq == sf.iss + 1:
         return (handshake.capable(state.checksum, state.local_key, state.remote_key, chunk.data, first),)
@@ -114,58 +68,6 @@ def _schedule(state: ConnectionState) -> None:
         sf.queue(piece[1], dsn=piece[0])
 
 
-def _data_fin(state: ConnectionState, now: float) -> list[Segment]:
-    """The DATA_FIN on a pure ACK once all data is out, again on each timeout (RFC 8684 §3.3.3)."""
-    sender = state.sender
-    if not (_mptcp_on(state) and sender.fin_requested and sender.all_sent and not sender.fin_acked):
-        return []
-    if not state.data_fin_due:
-        return []
-    usable = [sf for sf in state.live() if sf.usable] or [
-        sf for sf in state.live() if sf.state is SubflowState.ESTABLISHED
-    ]
-    if not usable:
-        return []
-    usable.sort(key=lambda s: s.rto)
-    sf = usable[state.data_fin_sends % len(usable)]  # each retry on the next subflow
-    state.data_fin_sends += 1
-    state.data_fin_due = False
-    state.data_fin_deadline = now + sf.rto
-    fin_dsn = sender.fin_dsn
-    assert fin_dsn is not None
-    dss = handshake.data_dss(state.data_ack(), fin_dsn, 0, b"", state.checksum, data_fin=True)
-    sf.ack_pending = False
-    return [make_segment(state, sf, ACK, sf.snd_nxt, now, options=(dss,))]
-
-
-def _signals(state: ConnectionState, now: float) -> list[Segment]:
-    """ADD_ADDR (and echoes), REMOVE_ADDR and MP_PRIO, each on a pure ACK (RFC 8684 §3.4, §3.3.8)."""
-    carriers = [sf for sf in state.live() if sf.state is SubflowState.ESTABLISHED]
-    if not carriers or not _mptcp_on(state) or state.remote_key is None:
-        return []
-    sf = carriers[0]
-    options: list[MptcpOption] = []
-    for item in state.pm.due_announcements(now, state.config.add_addr_interval):
-        options.append(
-            handshake.announce(state.local_key, state.remote_key, item.address_id, item.address, item.port)
-        )
-    options += [AddAddr(True, i, address, port) for i, address, port in state.pm.echoes]
-    state.pm.echoes.clear()
-    if state.pm.removals:
-        options.append(RemoveAddr(tuple(state.pm.removals)))
-        state.pm.removals.clear()
-    out = [make_segment(state, sf, ACK, sf.snd_nxt, now, options=(o,)) for o in options]
-    for sub_id in sorted(state.prio_pending):
-        target = state.subflows[sub_id]
-        if target.state is SubflowState.ESTABLISHED:
-            prio = MpPrio(1 if target.backup else 0)
-            out.append(
-                make_segment(state, target, ACK, target.snd_nxt, now, options=(prio, *_ack_options(state)))
-            )
-    state.prio_pending.clear()
-    return out
-
-
 def _subflow_segments(state: ConnectionState, sf: Subflow, now: float) -> list[Segment]:
     out: list[Segment] = []
     if sf.join_ack_pending and state.remote_key is not None:
@@ -185,7 +87,7 @@ def _subflow_segments(state: ConnectionState, sf: Subflow, now: float) -> list[S
         sf.ack_pending = False
     if sf.ack_pending and sf.state is not SubflowState.SYN_SENT:
         sf.ack_pending = False
-        out.append(make_segment(state, sf, ACK, sf.snd_nxt, now, options=_ack_options(state)))
+        out.append(make_segment(state, sf, ACK, sf.snd_nxt, now, options=ack_options(state)))
     return out
 
 
@@ -222,14 +124,6 @@ def collect(state: ConnectionState, now: float) -> list[Segment]:
             out += _subflow_segments(state, sf, now)
         elif sf.ack_pending:
             sf.ack_pending = False
-            out.append(make_segment(state, sf, ACK, sf.snd_nxt, now, options=_ack_options(state)))
-    out += _data_fin(state, now)
-    out += _signals(state, now)
+            out.append(make_segment(state, sf, ACK, sf.snd_nxt, now, options=ack_options(state)))
+    out += control_segments(state, now)
     return out
-
-
-def reset_segment(
-    state: ConnectionState, sf: Subflow, now: float, options: tuple[MptcpOption, ...] = ()
-) -> Segment:
-    """A RST on subflow ``sf`` (with MP_TCPRST or MP_FASTCLOSE when given)."""
-    return make_segment(state, sf, RST | ACK, sf.snd_nxt, now, options=options)

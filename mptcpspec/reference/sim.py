@@ -15,11 +15,18 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from ..spec.errors import MptcpError
 from ..spec.segment import Segment
 from .endpoint import Endpoint
 from .events import Event
 
-__all__ = ["Network", "Path", "Simulation"]
+__all__ = ["Network", "Path", "Simulation", "SimulationStalled"]
+
+STALL_STEPS = 10_000
+
+
+class SimulationStalled(MptcpError):
+    """Virtual time stopped moving: something re-arms a timer at the current instant forever."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,8 +136,13 @@ class Simulation:
         done: Callable[[Simulation], bool] = lambda sim: False,
         on_step: Callable[[Simulation], None] = lambda sim: None,
     ) -> bool:
-        """Advance virtual time to ``until`` or until ``done``; returns whether ``done`` held."""
+        """Advance virtual time to ``until`` or until ``done``; returns whether ``done`` held.
+
+        Raises ``SimulationStalled`` when many steps in a row leave the clock where it was (an endpoint
+        whose timer never moves on, or segments bouncing at zero delay forever).
+        """
         self._flush()
+        stuck = 0
         while not done(self):
             on_step(self)
             self._flush()
@@ -138,6 +150,9 @@ class Simulation:
             times = [t for t in candidates if t is not None]
             if not times or min(times) > until:
                 return done(self)
+            stuck = stuck + 1 if min(times) <= self.now else 0
+            if stuck > STALL_STEPS:
+                raise SimulationStalled(f"no progress at t={self.now:.6f}s after {STALL_STEPS} steps")
             self.now = max(self.now, min(times))
             while (arrival := self.network.next_arrival()) is not None and arrival <= self.now:
                 segment = self.network.pop()
