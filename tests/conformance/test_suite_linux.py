@@ -22,6 +22,7 @@ _PATH_MANAGER_TIMED = {
     "mp-join.stack-bad-synack-hmac",
     "mp-join.stack-synack-without-option",
     "add-addr.stack-joins-announced",
+    "mp-prio.stack-sends-backup",
 }
 """Cases that wait for a join the kernel's path manager opens on its own schedule (unsupported if none
 comes in time)."""

@@ -110,6 +110,11 @@ class Stack(abc.ABC):
         reads ``down`` bytes."""
 
     @abc.abstractmethod
+    def set_backup(self, address: str, backup: bool) -> None:
+        """Have the stack mark its subflows from ``address`` backup (or regular again): it tells the
+        peer with MP_PRIO (RFC 8684 §3.3.8)."""
+
+    @abc.abstractmethod
     def inject(self, segment: Segment) -> None:
         """Deliver one segment to the stack."""
 

@@ -150,8 +150,14 @@ class KernelStack(Stack):
             flag for flag, on in (("subflow", config.join_from_alt), ("signal", config.announce_alt)) if on
         ]
         for version in (4, 6) if flags else ():
-            ns.mptcp_endpoint(self.stack_alt_addr(version), _TUN, 10 + version, *flags)
+            ns.mptcp_endpoint(self.stack_alt_addr(version), _TUN, 10 + version, *flags)  # ids 14 and 16
         self._config = config
+
+    def set_backup(self, address: str, backup: bool) -> None:
+        endpoint_id = 10 + (6 if ":" in address else 4)  # as ``configure`` numbers them
+        self.netns.ip(
+            "mptcp", "endpoint", "change", "id", str(endpoint_id), "backup" if backup else "nobackup"
+        )
 
     def _program(self, role: str, options: Sequence[str]) -> Program:
         return Program(self.netns.exec_args(sys.executable, "-m", _APPS, role, "--timeout", "8", *options))

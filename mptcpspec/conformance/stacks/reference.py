@@ -127,6 +127,15 @@ class ReferenceStack(Stack):
         self.pump()
         return self._app
 
+    def set_backup(self, address: str, backup: bool) -> None:
+        if self._app is None:
+            raise StackUnavailable("no application is running on the reference stack")
+        endpoint = self._app.endpoint
+        for number, subflow in endpoint.state.subflows.items():
+            if subflow.local[0] == address:
+                endpoint.set_backup(number, backup)
+        self.pump()
+
     def drop(self, app: _App) -> None:
         """Forget ``app``'s endpoint (the case is over)."""
         if self._app is app:

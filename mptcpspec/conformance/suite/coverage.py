@@ -49,6 +49,7 @@ EXERCISES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("mp-join.*", _JOIN),
     ("mp-join.ack-without-option", ("join.ack-option",)),
     ("mp-join.stack-*", ("join.before-dss", "join.synack-option", *_RESET)),
+    ("mp-prio.stack-*", ("prio.layout",)),
     ("mp-join.*-over-limit", _RESET),
     ("mp-join.unknown-token", _RESET),
     ("mp-join.bad-ack-hmac", _RESET),

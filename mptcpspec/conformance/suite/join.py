@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ...spec.crypto import join_ack_hmac, join_synack_hmac, key_token
-from ...spec.options import MpJoinAck, MpJoinSyn, MpJoinSynAck
+from ...spec.options import MpJoinAck, MpJoinSyn, MpJoinSynAck, MpPrio
 from ...spec.segment import ACK, SYN, Segment
 from ..stacks.apps import stream
 from ..stacks.base import StackConfig
@@ -116,7 +116,8 @@ def _stack_join(t: Tester, tamper: str = "") -> str:
 def answer_join(session: Session, syn: Segment, tamper: str = "") -> str:
     """Answer the stack's SYN with MP_JOIN: check its token, send our SYN/ACK (its HMAC or MP_JOIN
     broken by ``tamper``: ``synack-hmac``, ``synack-option``), check the third ACK's HMAC, send the
-    fourth ACK; a tampered SYN/ACK must draw a RST (RFC 8684 §3.2)."""
+    fourth ACK (with a DATA_ACK, or a regular TCP ACK for ``tamper="plain-fourth-ack"``) and check the
+    subflow stays up.  A tampered SYN/ACK must draw a RST (RFC 8684 §3.2)."""
     t = session.tester
     request = option(syn, MpJoinSyn)
     assert request is not None
@@ -128,8 +129,8 @@ def answer_join(session: Session, syn: Segment, tamper: str = "") -> str:
     mac = join_synack_hmac(session.local_key, session.remote_key, NONCE_B, request.nonce)
     if tamper == "synack-hmac":
         mac ^= 0xFFFF
-    t.send(flow, SYN | ACK, () if tamper == "synack-option" else (MpJoinSynAck(0, 1, mac, NONCE_B),))
-    if tamper:
+    t.send(flow, SYN | ACK, () if tamper == "synack-option" else (MpJoinSynAck(0, 0, mac, NONCE_B),))
+    if tamper.startswith("synack"):
         t.expect(f"RST to a SYN/ACK with a bad {tamper}", reset(flow))
         return f"the stack reset its join after a SYN/ACK with a bad {tamper}"
     third = t.expect("third ACK with MP_JOIN", lambda s: flow.inbound(s) and option(s, MpJoinAck) is not None)
@@ -137,13 +138,43 @@ def answer_join(session: Session, syn: Segment, tamper: str = "") -> str:
     got = option(third, MpJoinAck)
     if got is None or got.hmac != want:
         raise CaseFailed(f"third ACK HMAC {got and got.hmac.hex()}, expected {want.hex()}", (third.frame,))
-    t.send(flow, ACK)
-    return "the stack's join carries our token and the right third-ACK HMAC"
+    t.send(flow, ACK, () if tamper == "plain-fourth-ack" else (session.ack_option(),))
+    t.expect_silence("RST of the established join", reset(flow), 0.3)
+    fourth = "a regular TCP ACK" if tamper else "a DATA_ACK"
+    return f"the stack's join carries our token and the right third-ACK HMAC; it stays up after {fourth}"
+
+
+def _stack_prio(t: Tester) -> str:
+    """The stack joins from its second address, then marks that address backup: MP_PRIO with B, in the
+    v1 layout, on the joined subflow, which it concerns (RFC 8684 §3.3.8)."""
+    session = accept_session(t)
+    syn = await_join(session)
+    answer_join(session, syn)
+    joined = t.flows[-1]
+    t.stack.set_backup(syn.src, True)
+    signal = t.expect("MP_PRIO from the stack", lambda s: option(s, MpPrio) is not None, 2.0)
+    prio = option(signal, MpPrio)
+    if prio is None or not prio.backup or prio.address_id is not None or not joined.inbound(signal):
+        raise CaseFailed(f"expected a v1 MP_PRIO backup on the joined subflow, got {prio}", (signal.frame,))
+    return "MP_PRIO backup (v1 layout) on the joined subflow"
 
 
 def await_join(session: Session, timeout: float = 3.0) -> Segment:
-    """Take and acknowledge the stack's data until its SYN with MP_JOIN arrives; ``CaseUnsupported``
-    when none comes within ``timeout`` seconds of quiet."""
+    """Take and acknowledge the stack's data until its SYN with MP_JOIN arrives, closing our receive
+    window meanwhile so that the stack's client cannot finish (and close) before its path manager
+    joins; ``CaseUnsupported`` when no join comes within ``timeout`` seconds of quiet."""
+    session.flow.window = 0
+    try:
+        return _take_until_join(session, timeout)
+    finally:
+        session.flow.window = _OPEN_WINDOW
+        session.send_ack(session.flow)
+
+
+_OPEN_WINDOW = 65535
+
+
+def _take_until_join(session: Session, timeout: float) -> Segment:
     t = session.tester
     while True:
         try:
@@ -181,6 +212,10 @@ CASES = (
          _refused(first_ok=True), StackConfig(subflows=1)),
     Case("mp-join.stack-joins", "3.2", "the stack's own join: our token, the right third-ACK HMAC",
          _stack_join, JOINING, Role.CLIENT, up=STACK_UPLOAD),
+    Case("mp-join.stack-fourth-ack-plain", "3.2", "a regular TCP ACK as the fourth ACK establishes the "
+         "stack's join", lambda t: _stack_join(t, "plain-fourth-ack"), JOINING, Role.CLIENT, up=STACK_UPLOAD),
+    Case("mp-prio.stack-sends-backup", "3.3.8", "the stack marks its joined subflow backup with MP_PRIO",
+         _stack_prio, JOINING, Role.CLIENT, up=STACK_UPLOAD),
     Case("mp-join.stack-bad-synack-hmac", "3.2", "the stack resets its join on a SYN/ACK with a bad HMAC",
          lambda t: _stack_join(t, "synack-hmac"), JOINING, Role.CLIENT, up=STACK_UPLOAD),
     Case("mp-join.stack-synack-without-option", "3.2", "the stack resets its join on a SYN/ACK without "

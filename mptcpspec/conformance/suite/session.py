@@ -73,7 +73,11 @@ class Session:
 
     def __post_init__(self) -> None:
         self.snd_dsn = (key_idsn(self.local_key, self.version) + 1) & _MASK64
-        self.rcv_dsn = (key_idsn(self.remote_key, self.version) + 1) & _MASK64
+        self.rcv_dsn = self._first_rcv_dsn
+
+    @property
+    def _first_rcv_dsn(self) -> int:
+        return (key_idsn(self.remote_key, self.version) + 1) & _MASK64
 
     @property
     def remote_token(self) -> int:
@@ -165,8 +169,8 @@ class Session:
                 self.data_fin_dsn = (dsn + dss.data_level_length - 1) & _MASK64
             if dss.ssn or not dss.data_fin:
                 self._maps[flow.lport] = ((flow.irs + dss.ssn) % (1 << 32), dsn)
-        elif capable is not None and capable.data_length:
-            self._maps[flow.lport] = ((flow.irs + 1) % (1 << 32), self.rcv_dsn)
+        elif capable is not None and capable.data_length:  # maps SSN 1 to IDSN + 1 (RFC 8684 §3.1)
+            self._maps[flow.lport] = ((flow.irs + 1) % (1 << 32), self._first_rcv_dsn)
         if segment.payload_len and flow.lport in self._maps:
             start_seq, start_dsn = self._maps[flow.lport]
             self.received[(start_dsn + (segment.seq - start_seq) % (1 << 32)) & _MASK64] = segment.payload
@@ -182,7 +186,7 @@ class Session:
         acknowledging each arrival at both levels; fails unless the bytes are the stream the stack's
         application sends.  The bytes received by this call."""
         start = len(self.inbound)
-        want = (key_idsn(self.remote_key, self.version) + 1 + total + int(data_fin)) & _MASK64
+        want = (self._first_rcv_dsn + total + int(data_fin)) & _MASK64
         flows = self.tester.flows
         while 0 < (want - self.rcv_dsn) & _MASK64 < 1 << 63:
             segment = self.tester.expect(

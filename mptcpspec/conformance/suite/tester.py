@@ -33,7 +33,8 @@ PORTS_PER_CASE = 10
 
 @dataclass(slots=True)
 class Flow:
-    """One subflow as the tester sees it: addresses, our next sequence number and the stack's."""
+    """One subflow as the tester sees it: addresses, our next sequence number and the stack's, and
+    the receive window we advertise."""
 
     local: str
     lport: int
@@ -45,6 +46,7 @@ class Flow:
     irs: int = 0
     rcv_nxt: int = 0
     fin_received: bool = False
+    window: int = _WINDOW
 
     def inbound(self, segment: Segment) -> bool:
         """Whether ``segment`` was sent by the stack on this subflow."""
@@ -131,7 +133,7 @@ class Tester:
         segment = Segment(
             0, 0.0, flow.ip_version, flow.local, flow.remote, flow.lport, flow.rport,
             flow.snd_nxt if seq is None else seq, flow.rcv_nxt if ack is None else ack,
-            flags, _WINDOW, len(payload), payload,
+            flags, flow.window, len(payload), payload,
             raw + b"\x00" * (-len(raw) % 4), mptcp, errors,
         )  # fmt: skip
         if own_seq:
