@@ -28,7 +28,6 @@ from .mapping import (
     DSS_DATA_CONSISTENT,
     DSS_MAPPING_CONSISTENT,
     DSS_SSN_ZERO,
-    HALF64,
     MASK64,
     DataDirection,
     check_checksum,
@@ -204,10 +203,8 @@ def _segment_data(
     dsn = (mp.dsn + offset) & MASK64
     # Only the bytes this mapping covers: a segment coalesced on receive (GRO) may carry more.
     length = min(seg.payload_len, data_len - offset)
-    top = flow.top
-    resent = top is not None and (dsn - top) & MASK64 >= HALF64
-    new = flow.advance(dsn, (dsn + length) & MASK64)
-    m.data_event(seg, sub, h, dsn, length, "data" if new and not resent else "reinjection")
+    resent = flow.advance(dsn, (dsn + length) & MASK64)
+    m.data_event(seg, sub, h, dsn, length, "reinjection" if resent else "data")
     complete = len(seg.payload) >= seg.payload_len
     payload = seg.payload[:length]
     if resent:

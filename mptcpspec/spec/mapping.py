@@ -11,7 +11,7 @@ The guards are small pure functions (``check_mapping_consistent`` ...).
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 
 from . import crypto
 from .rules import Level, Rule
@@ -171,6 +171,9 @@ MAX_STORED_BYTES = 4 << 20
 """Payload kept per direction for ``dss.data-consistent``; older bytes are forgotten first."""
 
 
+_SENT_RANGES = 64  # disjoint ranges of sent data kept per direction
+
+
 def relative(value: int, base: int) -> int:
     """Signed 64-bit distance from ``base`` to ``value``."""
     return ((value - base + HALF64) & MASK64) - HALF64
@@ -198,7 +201,9 @@ class DataDirection:
     (64-bit), ``base`` the first DSN of the data (IDSN+1, or the first DSN seen in a capture that started
     late).  ``fin`` is the DSN of its first DATA_FIN (``fin_max`` the highest one announced),
     ``acked`` the highest DATA_ACK the other host sent.
-    ``wide_only`` stays True while every mapping of data used a 64-bit DSN.
+    ``wide_only`` stays True while every mapping of data used a 64-bit DSN.  ``sent_starts`` and
+    ``sent_ends`` are the disjoint ranges of data mapped so far, as offsets from ``base``: data on
+    parallel subflows interleaves, so "below the highest DSN" does not mean "sent again".
     """
 
     __slots__ = (
@@ -212,6 +217,8 @@ class DataDirection:
         "fin_max",
         "idsn",
         "name",
+        "sent_ends",
+        "sent_starts",
         "stored",
         "top",
         "wide_only",
@@ -233,6 +240,8 @@ class DataDirection:
         self.chunk_starts: list[int] = []
         self.chunk_data: list[bytes] = []
         self.stored = 0
+        self.sent_starts: list[int] = []
+        self.sent_ends: list[int] = []
 
     def set_idsn(self, idsn: int) -> None:
         """The sender's IDSN became known: the first data byte is IDSN+1 (RFC 8684 §3.1)."""
@@ -259,13 +268,38 @@ class DataDirection:
         return max(span, 0)
 
     def advance(self, start: int, end: int) -> bool:
-        """Record a mapped range; True when it reaches beyond everything mapped before (new data)."""
+        """Record the mapped range [start, end); True when part of it was mapped before (sent again)."""
         if self.base is None:
             self.base = start
         top = self.top
         if top is None or 0 < (end - top) & MASK64 < HALF64:
             self.top = end
-            return True
+        return self._mark_sent(relative(start, self.base), relative(end, self.base))
+
+    def _mark_sent(self, lo: int, hi: int) -> bool:
+        """Add [lo, hi) to the ranges sent; True when it overlaps one of them.  Past ``_SENT_RANGES``
+        ranges the two lowest merge, so a late first sending of that gap reads as sent again: that only
+        ever makes a check undetermined or a graph point a reinjection, never a violation."""
+        starts, ends = self.sent_starts, self.sent_ends
+        if lo >= hi:
+            return False
+        if not ends or lo > ends[-1]:  # the usual case: new data beyond everything sent
+            starts.append(lo)
+            ends.append(hi)
+        elif lo == ends[-1]:
+            ends[-1] = hi
+        else:
+            i = j = bisect_left(ends, lo)
+            overlap = False
+            while j < len(starts) and starts[j] <= hi:
+                overlap = overlap or (starts[j] < hi and ends[j] > lo)
+                lo, hi = min(lo, starts[j]), max(hi, ends[j])
+                j += 1
+            starts[i:j], ends[i:j] = [lo], [hi]
+            if overlap:
+                return True
+        if len(starts) > _SENT_RANGES:
+            del starts[1], ends[0]
         return False
 
     def stored_overlap(self, dsn: int, payload: bytes) -> tuple[int, bytes, bytes] | None:

@@ -38,13 +38,33 @@ def test_relative_is_signed_64_bit() -> None:
     assert relative(5, 2**64 - 5) == 10 and relative(2**64 - 5, 5) == -10
 
 
-def test_advance_counts_new_data_and_data_bytes() -> None:
+def test_advance_tells_data_sent_again_and_counts_data_bytes() -> None:
     flow = DataDirection("B>A")
     flow.set_idsn(1000)
-    assert flow.advance(1001, 1101)
-    assert not flow.advance(1001, 1051)  # a reinjection of old data
-    assert flow.advance(1101, 1201)
+    assert not flow.advance(1001, 1101)
+    assert flow.advance(1001, 1051)  # a reinjection of old data
+    assert not flow.advance(1101, 1201)
     assert flow.data_bytes() == 200
+
+
+def test_interleaved_subflows_are_not_data_sent_again() -> None:
+    flow = DataDirection("A>B")
+    flow.set_idsn(0)
+    assert not flow.advance(3001, 4001)  # subflow 2 runs ahead
+    assert not flow.advance(1, 1001)  # subflow 1 sends the start: below the top, but new
+    assert not flow.advance(1001, 3001)  # and fills the gap
+    assert flow.advance(2000, 2100)  # now anything in [1, 4001) is sent again
+    assert not flow.advance(4001, 4002)
+    assert (flow.sent_starts, flow.sent_ends) == ([0], [4001])
+
+
+def test_sent_ranges_stay_bounded() -> None:
+    flow = DataDirection("A>B")
+    flow.set_idsn(0)
+    for i in range(200):  # every other kilobyte: 200 disjoint ranges
+        assert not flow.advance(1 + 2000 * i, 1001 + 2000 * i)
+    assert len(flow.sent_starts) <= 65
+    assert flow.advance(2000 * 199 + 1, 2000 * 199 + 11)  # the newest range is still known exactly
 
 
 def test_stored_payload_finds_the_first_difference() -> None:
