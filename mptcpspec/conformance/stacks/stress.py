@@ -192,6 +192,7 @@ _TABLE = (
             CLIENT_ANY,
             SERVER_ANY,
             Vantage("client-path1-s60", path=1, snaplen=60),
+            Vantage("client-any-s96", snaplen=96),
             Vantage("server-path2-s96", side="server", path=2, snaplen=96),
             Vantage("client-path3-full", path=3, snaplen=65535),
             Vantage("client-any-late", start_after=0.4),
