@@ -23,6 +23,7 @@ import pytest
 from mptcpspec.capture import open_capture
 from mptcpspec.capture.writer import write_pcap
 from mptcpspec.conformance.replay import validate_file
+from mptcpspec.spec.crypto import add_addr_hmac
 from mptcpspec.spec.options import (
     AddAddr,
     Dss,
@@ -36,7 +37,7 @@ from mptcpspec.spec.options import (
     MpTcpRst,
     serialize,
 )
-from mptcpspec.spec.segment import ACK, RST, SYN, Segment
+from mptcpspec.spec.segment import ACK, RST, SYN, URG, Segment
 
 TRACES = Path(__file__).resolve().parents[2] / "traces"
 SERVER_PORT = 8080  # the corpus servers listen there (stacks/recipes.py PORT)
@@ -301,6 +302,41 @@ def _option_after_implicit_fallback(segments: list[Segment]) -> int:
     return target
 
 
+def _address_id_reused(segments: list[Segment]) -> int:
+    """The listener announces a new address (with a valid HMAC) under an ID still in use."""
+    index, announced = _find(segments, AddAddr)
+    key_b, key_a = (
+        _find(segments, MpCapable, _synack)[1].sender_key,
+        _find(segments, MpCapable, _third_ack)[1].sender_key,
+    )
+    hmac = add_addr_hmac(key_b, key_a, announced.address_id, "10.233.3.2", announced.port)
+    again = dataclasses.replace(announced, address="10.233.3.2", truncated_hmac=hmac)
+    sender = segments[index].sport
+    later = next(
+        i for i, s in enumerate(segments) if i > index + 6 and s.sport == sender and not s.payload_len
+    )
+    segments[later] = _with_mptcp(segments[later], [*segments[later].mptcp, again])
+    return later
+
+
+def _urgent(segments: list[Segment]) -> int:
+    """URG set on a data segment of a connection using DSS checksums."""
+    index = next(i for i, s in enumerate(segments) if i > 4 and s.payload_len)
+    segments[index] = dataclasses.replace(segments[index], flags=segments[index].flags | URG)
+    return index
+
+
+def _without(kind: type) -> Edit:
+    """The first option of type ``kind`` removed; the violation is at the segment after it."""
+
+    def edit(segments: list[Segment]) -> int:
+        index, option = _find(segments, kind)
+        segments[index] = _with_mptcp(segments[index], [o for o in segments[index].mptcp if o is not option])
+        return index + 1
+
+    return edit
+
+
 def _ack_beyond_any_window(segments: list[Segment]) -> int:
     """A DATA_ACK 2^31 beyond the previous one: more than any receive window (2^30, RFC 7323) allows."""
     return _option(
@@ -413,6 +449,15 @@ CAUGHT = [
         "fallback.mptcp-after-fallback",
     ),
     Injection("dss-length", "single-fin.pcap", _dss_length_short, "options.malformed"),
+    Injection(
+        "capable-key-repeat",
+        "single-fin.pcap",
+        _flip(MpCapable, "receiver_key", 4, _with_data),
+        "handshake.key-repeat",
+    ),
+    Injection("address-id-reused", "add-addr.pcap", _address_id_reused, "add-addr.id-reuse"),
+    Injection("urgent-with-checksums", "checksum.pcap", _urgent, "dss.urgent"),
+    Injection("join-synack-without-option", "join.pcap", _without(MpJoinSynAck), "join.synack-option"),
     Injection("join-c-flag", "join.pcap", _c_flag_then_join, "join.c-flag"),
 ]
 
