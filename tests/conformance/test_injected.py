@@ -7,6 +7,9 @@ validates it: there must be a violation of exactly the injected rule at the expe
 other violation.  A control test rewrites every trace used unchanged and expects no violation, so that
 what a case catches is the injection and not the rewriting.  Cases marked xfail are the checker's
 known misses and cascades, each explained in its reason.
+
+Capture loss is injected too, the other way round: every corpus capture with any one packet left out,
+started at any packet or stopped at any packet must give no violation at all (DESIGN.md, Soundness).
 """
 
 from __future__ import annotations
@@ -22,12 +25,13 @@ import pytest
 
 from mptcpspec.capture import open_capture
 from mptcpspec.capture.writer import write_pcap
-from mptcpspec.conformance.replay import validate_file
+from mptcpspec.conformance.replay import validate_file, validate_segments
 from mptcpspec.spec.crypto import add_addr_hmac
 from mptcpspec.spec.options import (
     AddAddr,
     Dss,
     MpCapable,
+    MpFail,
     MpFastclose,
     MpJoinAck,
     MpJoinSyn,
@@ -585,3 +589,54 @@ def test_injected_violation_is_caught(case: Injection, tmp_path: Path) -> None:
 @pytest.mark.parametrize("case", MISSED)
 def test_known_misses(case: Injection, tmp_path: Path) -> None:
     _check(case, tmp_path)
+
+
+def _cuts(segments: Sequence[Segment]) -> list[tuple[str, list[Segment]]]:
+    """The capture without packet i, from packet i on, and up to packet i, for every i."""
+    cuts = []
+    for i in range(len(segments)):
+        cuts += [
+            (f"without frame {i + 1}", [*segments[:i], *segments[i + 1 :]]),
+            (f"from frame {i + 1}", list(segments[i:])),
+            (f"up to frame {i}", list(segments[:i])),
+        ]
+    return cuts
+
+
+_MP_FAIL = "mp-fail.pcap"  # its cuts are the xfail cases below
+
+
+@pytest.mark.parametrize("trace", sorted(p.name for p in TRACES.glob("*.pcap") if p.name != _MP_FAIL))
+def test_capture_loss_is_never_a_violation(trace: str) -> None:
+    for cut, segments in _cuts(_load(trace).segments):
+        report = validate_segments(segments)
+        assert [(f.rule.id, f.frames) for f in report.findings if f.is_violation] == [], cut
+
+
+def _mp_fail_frame(segments: Sequence[Segment]) -> int:
+    return next(i for i, s in enumerate(segments) if any(type(o) is MpFail for o in s.mptcp))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a capture that ends between a corrupted mapping (frame 146) and the receiver's MP_FAIL "
+    "(frame 161), before any DATA_ACK covers the data, is judged as 'B answered with neither MP_FAIL "
+    "nor a RST' (RFC 8684 §3.3.1): the answer may simply come after the capture stopped",
+)
+def test_capture_stopped_before_the_mp_fail_is_not_a_violation() -> None:
+    segments = _load(_MP_FAIL).segments
+    for stop in range(_mp_fail_frame(segments) - 14, _mp_fail_frame(segments)):
+        report = validate_segments(segments[:stop])
+        assert [(f.rule.id, f.frames) for f in report.findings if f.is_violation] == [], f"up to frame {stop}"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="with the receiver's MP_FAIL lost from the capture, its DATA_ACK is taken as accepting the "
+    "corrupted data, although the sender's MP_FAIL reply (RFC 8684 §3.7) shows that one was sent",
+)
+def test_lost_mp_fail_whose_reply_is_seen_is_not_a_violation() -> None:
+    segments = list(_load(_MP_FAIL).segments)
+    del segments[_mp_fail_frame(segments)]
+    report = validate_segments(segments)
+    assert [(f.rule.id, f.frames) for f in report.findings if f.is_violation] == []
