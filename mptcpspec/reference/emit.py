@@ -30,7 +30,7 @@ def make_segment(
     return Segment(
         frame=0,
         time=now,
-        ip_version=4,
+        ip_version=6 if ":" in sf.local[0] else 4,
         src=sf.local[0],
         dst=sf.remote[0],
         sport=sf.local[1],

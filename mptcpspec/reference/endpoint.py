@@ -61,7 +61,7 @@ class Endpoint(Inbound):
             raise LocalProtocolError("connect() is for a fresh client endpoint", section="3.1")
         self.now = now
         address, port = local
-        port = port or 32768 + self.state.random_int(2) % 28000
+        port = port or self.state.ephemeral_port()
         sf = self.state.new_subflow((address, port), remote, SubflowState.SYN_SENT)
         self.state.pm.set_initial(address)
         options = (handshake.capable(self.state.config.checksum),) if self.state.config.mptcp else ()
@@ -95,7 +95,7 @@ class Endpoint(Inbound):
             raise LocalProtocolError(f"address {address} has no address ID", section="3.4.2")
         for sf in self.state.live():
             if sf.local[0] == address:
-                self._reset(sf, 0)
+                self._reset(sf, TcpRstReason.UNSPECIFIED)
 
     def set_backup(self, subflow: int, backup: bool) -> None:
         """Mark a subflow backup or regular and tell the peer with MP_PRIO (RFC 8684 §3.3.8)."""
@@ -109,8 +109,9 @@ class Endpoint(Inbound):
         initial = state.initial
         if not state.mptcp or state.fallback or state.remote_key is None or initial is None:
             raise LocalProtocolError("MP_JOIN needs an established MPTCP connection", section="3.2")
-        port = 32768 + state.random_int(2) % 28000
-        sf = self.state.new_subflow((local, port), remote or initial.remote, SubflowState.SYN_SENT)
+        sf = self.state.new_subflow(
+            (local, state.ephemeral_port()), remote or initial.remote, SubflowState.SYN_SENT
+        )
         sf.is_join, sf.backup = True, backup
         sf.local_nonce = state.random_int(4)
         sf.local_address_id = state.pm.local_id(local)

@@ -41,6 +41,7 @@ def drop_subflow(
     """Forget a subflow (reset by either side); the connection ends with its last subflow."""
     sf.advance(SubflowEvent.RESET)
     sf.rto_deadline = None
+    sf.ack_pending = sf.join_ack_pending = False
     if not state.fallback:
         reinject(state, sf)
     sf.chunks.clear()
@@ -75,6 +76,7 @@ def fast_close(
             state.outbox.append(reset_segment(state, sf, now, options))
         sf.advance(SubflowEvent.RESET)
         sf.rto_deadline = None
+        sf.ack_pending = sf.join_ack_pending = False
         sf.chunks.clear()
     finish(state, events, reset=True, reason=reason)
 

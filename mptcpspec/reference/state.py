@@ -92,6 +92,10 @@ class ConnectionState:
     def random_int(self, size: int) -> int:
         return int.from_bytes(self.config.random(size), "big")
 
+    def ephemeral_port(self) -> int:
+        """A source port for a new subflow, from Linux's default ephemeral range."""
+        return 32768 + self.random_int(2) % 28232
+
     @property
     def wscale(self) -> int:
         """Our window scale shift: enough for ``receive_window`` in the 16-bit field (RFC 7323 §2)."""

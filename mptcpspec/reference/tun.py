@@ -1,6 +1,6 @@
 """The reference endpoint on a real wire: a TUN device (``/dev/net/tun``, ``IFF_TUN | IFF_NO_PI``).
 
-The driver reads IPv4 packets from the device, hands the TCP segments to the sans-IO ``Endpoint``, and
+The driver reads IP packets from the device, hands the TCP segments to the sans-IO ``Endpoint``, and
 writes what it sends back to the device, sleeping in ``select`` until the next packet or the endpoint's
 timer.  The namespaces belong to the caller; ``open_in_netns`` puts a device into one and routes the
 endpoint's addresses through it, owned by no other interface so that the kernel there does not answer
@@ -26,7 +26,7 @@ from ..spec.rules import Finding
 from . import events as ev
 from .endpoint import Endpoint, Observer
 from .state import Config, Role
-from .wire import decode_ipv4, encode_ipv4
+from .wire import decode_packet, encode_packet
 
 __all__ = [
     "PeerResult",
@@ -133,19 +133,19 @@ def drive(
     while True:
         now = time.monotonic()
         for segment in endpoint.segments_to_send(now):
-            device.write(encode_ipv4(segment))
+            device.write(encode_packet(segment))
         while (event := endpoint.next_event()) is not None:
             on_event(event, now)
         if until(now) or now - start > timeout:
             for segment in endpoint.segments_to_send(now):  # what the last events queued (a fast close)
-                device.write(encode_ipv4(segment))
+                device.write(encode_packet(segment))
             return now - start
         timer = endpoint.get_timer()
         wait = 0.05 if timer is None else min(0.05, timer - now)
         if device.wait(wait):
             now = time.monotonic()
             for packet in device.read():
-                incoming = decode_ipv4(packet, now)
+                incoming = decode_packet(packet, now)
                 if incoming is not None:
                     endpoint.receive(incoming, now)
         now = time.monotonic()

@@ -5,12 +5,15 @@ Each test looks at what went over the wire (the options each side sent) and at w
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from pairs import CLIENT, CLIENT_2, PORT, SERVER, SERVER_2, Pair, exchange
 
 from mptcpspec.reference import events as ev
-from mptcpspec.reference.sim import Path
-from mptcpspec.reference.state import Config
+from mptcpspec.reference.endpoint import Endpoint
+from mptcpspec.reference.sim import Network, Path, Simulation
+from mptcpspec.reference.state import Config, Role
 from mptcpspec.spec.crypto import key_idsn, key_token
 from mptcpspec.spec.errors import RemoteProtocolError
 from mptcpspec.spec.options import (
@@ -259,3 +262,30 @@ def test_path_failure_mid_transfer_completes_on_the_other_path() -> None:
     assert pair.received("server") == bytes(range(256)) * 4000
     assert pair.client.closed and pair.server.closed
     assert any(e.reset for e in pair.events("client", ev.SubflowClosed))
+
+
+def test_ipv6_connection_with_an_announced_address_and_a_join() -> None:
+    client_address, server_address, server_second = "fd00:1::1", "fd00:1::2", "fd00:2::2"
+    rng = random.Random(6)
+    client = Endpoint(Role.CLIENT, Config(random=rng.randbytes, strict=True))
+    server = Endpoint(Role.SERVER, Config(random=rng.randbytes, strict=True))
+    paths = [Path(client_address, server_address), Path(client_address, server_second)]
+    sim = Simulation(client, server, Network(paths, rng), frozenset({server_address, server_second}))
+    client.send(bytes(range(256)) * 800)
+    client.close()
+    client.connect((client_address, None), (server_address, PORT), 0.0)
+
+    def step(sim: Simulation) -> None:
+        if server.state.established and not server.state.pm.local_ids.get(server_second):
+            server.add_address(server_second)
+        if sim.events["server"] and isinstance(sim.events["server"][-1], ev.StreamEnded):
+            server.close()
+
+    assert sim.run(30.0, lambda sim: client.closed and server.closed, step)
+    received = b"".join(e.data for e in sim.events["server"] if isinstance(e, ev.DataReceived))
+    assert received == bytes(range(256)) * 800
+    assert ev.AddressAnnounced(1, server_second, None) in sim.events["client"]
+    assert {e.remote[0] for e in sim.events["client"] if isinstance(e, ev.SubflowEstablished)} == {
+        server_address,
+        server_second,
+    }

@@ -1,4 +1,4 @@
-"""IPv4 packets and TCP options of the reference endpoint, checked against dpkt's reading of them."""
+"""IPv4 and IPv6 packets and TCP options of the reference endpoint, checked against dpkt's reading of them."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import dpkt
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mptcpspec.reference.wire import decode_ipv4, encode_ipv4, peer_mss, peer_wscale, tcp_options
+from mptcpspec.reference.wire import decode_packet, encode_packet, peer_mss, peer_wscale, tcp_options
 from mptcpspec.spec.options import Dss, MpCapable
 from mptcpspec.spec.segment import ACK, PSH, SYN, Segment
 
@@ -17,37 +17,38 @@ OPTION_SETS = [
 ]
 
 
-@given(st.sampled_from(OPTION_SETS), st.binary(max_size=1400), st.integers(0, 2**32 - 1), st.booleans())
+ADDRESSES = [("10.1.2.3", "10.9.8.7"), ("fd00:1::3", "fd00:9::7")]
+
+
+@given(
+    st.sampled_from(OPTION_SETS),
+    st.binary(max_size=1400),
+    st.integers(0, 2**32 - 1),
+    st.booleans(),
+    st.sampled_from(ADDRESSES),
+)
 def test_encode_decode_round_trip_with_valid_checksums(
-    options: tuple, payload: bytes, seq: int, syn: bool
+    options: tuple, payload: bytes, seq: int, syn: bool, addresses: tuple[str, str]
 ) -> None:
+    version = 6 if ":" in addresses[0] else 4
     raw = tcp_options(1460 if syn else None, options, 7 if syn else None)
+    flags = (SYN if syn else PSH) | ACK
     segment = Segment(
-        0,
-        0.0,
-        4,
-        "10.1.2.3",
-        "10.9.8.7",
-        40000,
-        8080,
-        seq,
-        12345,
-        (SYN if syn else PSH) | ACK,
-        4000,
-        len(payload),
-        payload,
-        raw,
-        options,
+        0, 0.0, version, *addresses, 40000, 8080, seq, 12345, flags, 4000, len(payload), payload, raw, options
     )
-    packet = encode_ipv4(segment)
-    ip = dpkt.ip.IP(packet)
+    packet = encode_packet(segment)
+    ip = dpkt.ip.IP(packet) if version == 4 else dpkt.ip6.IP6(packet)
     tcp = ip.data
     assert bytes(tcp.data) == payload and tcp.seq == seq and tcp.opts == raw
-    ip_sum, tcp_sum = ip.sum, tcp.sum
-    ip.sum = tcp.sum = 0
-    repacked = dpkt.ip.IP(bytes(ip))  # dpkt fills in both checksums when they are zero
-    assert (repacked.sum, repacked.data.sum) == (ip_sum, tcp_sum)
-    assert decode_ipv4(packet, 0.0) == segment
+    sums = (ip.sum, tcp.sum) if version == 4 else (tcp.sum,)
+    tcp.sum = 0
+    if version == 4:
+        ip.sum = 0
+        repacked = dpkt.ip.IP(bytes(ip))  # dpkt fills in zero checksums
+        assert (repacked.sum, repacked.data.sum) == sums
+    else:
+        assert dpkt.ip6.IP6(bytes(ip)).data.sum == sums[0]
+    assert decode_packet(packet, 0.0) == segment
 
 
 def test_syn_options_carry_mss_and_window_scale() -> None:
@@ -58,5 +59,5 @@ def test_syn_options_carry_mss_and_window_scale() -> None:
 
 def test_non_tcp_packets_are_not_segments() -> None:
     udp = dpkt.ip.IP(src=b"\x0a\0\0\x01", dst=b"\x0a\0\0\x02", p=17, data=dpkt.udp.UDP(data=b"x"))
-    assert decode_ipv4(bytes(udp), 0.0) is None
-    assert decode_ipv4(b"\x60" + bytes(39), 0.0) is None
+    assert decode_packet(bytes(udp), 0.0) is None
+    assert decode_packet(b"\x60" + bytes(39), 0.0) is None  # IPv6 with next header 0 (hop-by-hop)
