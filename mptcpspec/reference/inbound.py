@@ -312,7 +312,7 @@ class Inbound:
             self._check_stream_end()
         if length > 0 and dss.ssn != 0:
             ssn = unwrap(dss.ssn, sf.rcv_nxt - sf.irs)
-            sf.rcv_mappings.add(Mapping(ssn, dsn, length, dss.checksum))
+            sf.rcv_mappings.add(Mapping(ssn, dsn, length, dss.checksum, dss.data_fin))
 
     def _deliver(self, sf: Subflow, start: int, data: bytes) -> None:
         receiver = self.state.receiver

@@ -21,12 +21,14 @@ MASK64 = (1 << 64) - 1
 class Mapping:
     """Subflow bytes [ssn, ssn + length) carry data [dsn, dsn + length); ``length`` 0 maps everything
     from ``ssn`` on (the infinite mapping of a fallen-back connection, RFC 8684 §3.7).  ``ssn`` is
-    relative to the subflow's initial sequence number."""
+    relative to the subflow's initial sequence number.  ``data_fin``: the DSS also carried a DATA_FIN,
+    which the data-level length (and so the checksum) counts on top of ``length`` (RFC 8684 §3.3.3)."""
 
     ssn: int
     dsn: int
     length: int
     checksum: int | None = None
+    data_fin: bool = False
 
     @property
     def end(self) -> int | None:
@@ -69,8 +71,9 @@ class MappingTracker:
                 if mapping.ssn != self.position or available < mapping.length:
                     break
                 payload = bytes(self.pending[:available])
+                level_length = mapping.length + (1 if mapping.data_fin else 0)
                 if mapping.checksum is None or not dss_checksum_ok(
-                    mapping.dsn & MASK64, mapping.ssn & 0xFFFFFFFF, mapping.length, payload, mapping.checksum
+                    mapping.dsn & MASK64, mapping.ssn & 0xFFFFFFFF, level_length, payload, mapping.checksum
                 ):
                     failed.append(mapping)
                     self._consume(available)

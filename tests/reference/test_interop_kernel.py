@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kernel_lab import KernelLab, kernel_addr, lab_unavailable_reason, ref_addr
@@ -39,14 +40,14 @@ def lab() -> Iterator[KernelLab]:
         yield built
 
 
-def _kernel_args(*extra: str, up: int = UP) -> list[str]:
+def _kernel_args(*extra: str, up: int = UP, down: int = DOWN) -> list[str]:
     return [
         "--port",
         str(PORT),
         "--up",
         str(up),
         "--down",
-        str(DOWN),
+        str(down),
         "--seed",
         str(SEED),
         "--timeout",
@@ -77,11 +78,13 @@ def _busy_subflows(report: FileReport, minimum: int = 100_000) -> int:
     return sum(1 for sub in connection.subflows if max(sub.bytes_sent) >= minimum)
 
 
-def _listen_in_thread(lab: KernelLab, **kwargs: object) -> tuple[threading.Thread, dict[str, PeerResult]]:
+def _listen_in_thread(
+    lab: KernelLab, down: int = DOWN, **listen: Any
+) -> tuple[threading.Thread, dict[str, PeerResult]]:
     box: dict[str, PeerResult] = {}
 
     def serve() -> None:
-        box["result"] = peer_listen(lab.device, stream(SEED + 1, DOWN), config=STRICT, timeout=25, **kwargs)  # type: ignore[arg-type]
+        box["result"] = peer_listen(lab.device, stream(SEED + 1, down), config=STRICT, timeout=25, **listen)
 
     thread = threading.Thread(target=serve)
     thread.start()
@@ -93,16 +96,16 @@ def _kernel_client(
     tmp_path: Path,
     *extra: str,
     up: int = UP,
+    down: int = DOWN,
     during: Callable[[], None] = lambda: None,
-    **listen: object,
+    **listen: Any,
 ) -> tuple[PeerResult, FileReport]:
     def run() -> PeerResult:
-        thread, box = _listen_in_thread(lab, **listen)
-        with lab.app("client", ["--connect", ref_addr(1), *_kernel_args(*extra, up=up)]) as client:
+        thread, box = _listen_in_thread(lab, down, **listen)
+        with lab.app("client", ["--connect", ref_addr(1), *_kernel_args(*extra, up=up, down=down)]) as client:
             during()
             status = client.finish(timeout=40, check=False)
         thread.join()
-        box["status"] = status  # type: ignore[assignment]
         assert status == 0, client.events
         return box["result"]
 
@@ -272,3 +275,34 @@ def test_reference_removes_its_address_mid_transfer(lab: KernelLab, tmp_path: Pa
     (connection,) = report.connections
     ends = {sub.id: sub.end for sub in connection.subflows}
     assert len(ends) == 2 and any(end.startswith("tcprst") for end in ends.values()), ends
+
+
+def test_kernel_client_with_checksums_two_subflows(lab: KernelLab, tmp_path: Path) -> None:
+    lab.kernel.sysctl("net.mptcp.checksum_enabled", 1)
+    lab.kernel.mptcp_endpoint(kernel_addr(2), "k2", 2, "subflow")
+    result, report = _kernel_client(lab, tmp_path)
+    assert ev.ConnectionEstablished(False, True) in result.events
+    assert result.received == stream(SEED, UP) and _busy_subflows(report) == 2
+
+
+def test_kernel_backup_join_gets_no_data_from_the_reference(lab: KernelLab, tmp_path: Path) -> None:
+    lab.kernel.mptcp_endpoint(kernel_addr(2), "k2", 2, "subflow", "backup")
+    result, _ = _kernel_client(lab, tmp_path, down=500_000)
+    joined = [e for e in result.events if isinstance(e, ev.SubflowEstablished) and e.subflow == 1]
+    assert joined and joined[0].backup
+    assert result.subflow_bytes[1][0] <= 1  # nothing but perhaps our FIN went down the backup subflow
+    assert result.subflow_bytes[0][0] >= 500_000
+
+
+def test_reference_marks_a_subflow_backup_with_mp_prio(lab: KernelLab, tmp_path: Path) -> None:
+    lab.kernel.mptcp_endpoint(kernel_addr(2), "k2", 2, "subflow")
+
+    def backup_second(endpoint: Endpoint, event: ev.Event, so_far: PeerResult) -> None:
+        if isinstance(event, ev.SubflowEstablished) and event.subflow == 1:
+            endpoint.set_backup(1, True)
+
+    result, report = _kernel_client(lab, tmp_path, script=backup_second)
+    (connection,) = report.connections
+    second = [sub for sub in connection.subflows if sub.kind == "join"]
+    assert second and second[0].backup
+    assert result.received == stream(SEED, UP)

@@ -73,3 +73,11 @@ def test_data_fin_counts_once_the_data_before_it_is_in() -> None:
     assert not receiver.fin_received
     receiver.insert(DSN0, b"a")
     assert receiver.fin_received and receiver.rcv_nxt == DSN0 + 4
+
+
+def test_a_mapping_with_data_fin_is_checksummed_with_the_fin_counted() -> None:
+    # Linux puts the DATA_FIN on its last data mapping: data-level length = payload + 1 (RFC 8684 §3.3.3).
+    data = b"the last bytes"
+    tracker = MappingTracker(checksum=True)
+    tracker.add(Mapping(1, DSN0, len(data), dss_checksum(DSN0, 1, len(data) + 1, data), data_fin=True))
+    assert tracker.feed(1, data) == ([(DSN0, data)], [])
