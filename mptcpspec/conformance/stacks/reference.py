@@ -74,7 +74,9 @@ class _App(AppRun):
         return AppOutcome(self.closed or self.ended, ok, self.reset, detail + f", reset={self.reset}")
 
     def _done(self) -> bool:
-        return self.closed or self.reset or self.aborted or (self.ended and not self.server)
+        """Finished as ``apps.py`` is: the peer's stream has ended (a server has answered and closed by
+        then), or the connection was reset, closed or aborted."""
+        return self.closed or self.reset or self.aborted or self.ended
 
     def stop(self) -> None:
         self.stack.drop(self)
