@@ -26,7 +26,7 @@ import pytest
 from mptcpspec.capture import open_capture
 from mptcpspec.capture.writer import write_pcap
 from mptcpspec.conformance.replay import validate_file, validate_segments
-from mptcpspec.spec.crypto import add_addr_hmac
+from mptcpspec.spec.crypto import add_addr_hmac, key_idsn
 from mptcpspec.spec.options import (
     AddAddr,
     Dss,
@@ -341,6 +341,24 @@ def _without(kind: type) -> Edit:
     return edit
 
 
+def _data_after_fastclose(segments: list[Segment]) -> int:
+    """100 bytes of new data from the host that just sent MP_FASTCLOSE, mapped at its first DSN."""
+    index, _ = _find(segments, MpFastclose)
+    seg = segments[index]
+    synack = _find(segments, MpCapable, _synack)[0]
+    key = segments[synack].mptcp[0]
+    assert isinstance(key, MpCapable) and key.sender_key is not None and segments[synack].sport == seg.sport
+    mapping = Dss(
+        dsn=key_idsn(key.sender_key) + 1,
+        dsn_wide=True,
+        ssn=(seg.seq - segments[synack].seq) % 2**32,
+        data_level_length=100,
+    )
+    late = dataclasses.replace(seg, flags=ACK, payload_len=100, payload=bytes(100), time=seg.time + 1e-6)
+    segments.insert(index + 1, _with_mptcp(late, [mapping]))
+    return index + 1
+
+
 def _ack_beyond_any_window(segments: list[Segment]) -> int:
     """A DATA_ACK 2^31 beyond the previous one: more than any receive window (2^30, RFC 7323) allows."""
     return _option(
@@ -371,6 +389,7 @@ CAUGHT = [
     ),
     Injection("add-addr-reserved", "add-addr.pcap", _fields(AddAddr, reserved=1), "add-addr.reserved-flags"),
     Injection("fastclose-key", "fastclose.pcap", _flip(MpFastclose, "receiver_key", 2), "fastclose.key"),
+    Injection("data-after-fastclose", "fastclose.pcap", _data_after_fastclose, "fastclose.data-after"),
     Injection(
         "tcprst-reason", "fastclose.pcap", _fields(MpTcpRst, reason=0x7F), "tcprst.reason", strict=True
     ),
