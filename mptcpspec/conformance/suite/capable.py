@@ -47,17 +47,15 @@ class _SynOffer:
     description: str
     options: bytes
     allowed: tuple[str, ...]
-    unjudged: tuple[str, ...] = ()
 
 
 _KEY = 0x0123456789ABCDEF
 _HIGHER_VERSION = solve(model("handshake.version"), False, {"v_syn": 1})["v_synack"]
-_UNPARSED_SYN = ("handshake.unsolicited",)  # the monitor cannot parse an unknown version's option
 _SYN_OFFERS = (
     _SynOffer("v0-offered", "a v0 SYN (key in the SYN); a v1-only stack answers plain TCP or v0",
               serialize(MpCapable(0, HMAC_SHA256, _KEY)), (_TCP,)),
     *(_SynOffer(f"version-{v}", f"an unknown version {v}: answer with a version no higher, or TCP",
-                _raw_capable(v, HMAC_SHA256), (_MPTCP, _TCP), _UNPARSED_SYN) for v in (2, 3, 8, 15)),
+                _raw_capable(v, HMAC_SHA256), (_MPTCP, _TCP)) for v in (2, 3, 8, 15)),
     _SynOffer("no-crypto-flag", "no crypto algorithm flag (D-H all 0): the option is invalid, ignore it",
               _raw_capable(1, 0), (_TCP,)),
     _SynOffer("unknown-crypto-flag", "only an unassigned algorithm flag (G): no common algorithm",
@@ -84,7 +82,7 @@ def _syn_offer_case(offer: _SynOffer) -> Case:
         t.send(flow, RST)  # the case is over
         return f"answered with a {answer}"
 
-    return Case(f"mp-capable.{offer.name}", "3.1", offer.description, body, unjudged=offer.unjudged)
+    return Case(f"mp-capable.{offer.name}", "3.1", offer.description, body)
 
 
 def _is_v1(capable: MpCapable | None) -> bool:

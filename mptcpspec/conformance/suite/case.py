@@ -61,9 +61,7 @@ class Case:
     ``name`` is ``area.what`` (``mp-join.bad-ack-hmac``); ``section`` the RFC 8684 section it tests;
     ``body(tester)`` drives the conversation and returns a summary of what the stack did;
     ``config`` is what the stack must be configured with; ``role`` what its application does;
-    ``up``/``down`` the bytes its application expects and answers.  ``unjudged`` names rules the
-    monitor cannot judge in this conversation because the tester sent an option it cannot parse (an
-    unknown MP_CAPABLE version is an ``options.malformed`` for it, so it sees a SYN without MPTCP).
+    ``up``/``down`` the bytes its application expects and answers.
     """
 
     name: str
@@ -75,7 +73,6 @@ class Case:
     up: int = 1000
     down: int = 500
     ip_version: int = 4
-    unjudged: tuple[str, ...] = ()
 
     @property
     def citation(self) -> str:
