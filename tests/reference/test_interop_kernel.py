@@ -25,7 +25,8 @@ from mptcpspec.reference.endpoint import Endpoint
 from mptcpspec.reference.state import Config
 from mptcpspec.reference.tun import PeerResult, peer_connect, peer_listen
 
-pytestmark = pytest.mark.skipif(lab_unavailable_reason() is not None, reason=f"{lab_unavailable_reason()}")
+_UNAVAILABLE = lab_unavailable_reason()
+pytestmark = [pytest.mark.root, pytest.mark.skipif(_UNAVAILABLE is not None, reason=f"{_UNAVAILABLE}")]
 
 PORT = 8080
 SEED = 8684
