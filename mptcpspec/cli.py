@@ -125,10 +125,45 @@ def _cmd_rules(args: argparse.Namespace, out: TextIO) -> int:
 
     rules = sorted(CATALOGUE.values(), key=lambda r: r.id)
     width = max(len(r.id) for r in rules)
+    if args.coverage:
+        from .conformance.witnesses import coverage
+
+        covered = coverage()
+        for rule in rules:
+            out.write(f"{rule.id:<{width}}  {covered[rule.id]}\n")
+        tested = sum(1 for value in covered.values() if not value.startswith("none"))
+        out.write(f"{tested} of {len(rules)} rules tested on the wire or witnessed\n")
+        return EXIT_OK
     for rule in rules:
         out.write(f"{rule.id:<{width}}  {rule.level.value:<6}  {rule.citation:<16}  {rule.summary}\n")
     out.write(f"{len(rules)} rules\n")
     return EXIT_OK
+
+
+def _cmd_conform(args: argparse.Namespace, out: TextIO) -> int:
+    from .conformance import conform
+    from .conformance.stacks.base import StackUnavailable
+
+    try:
+        stack = conform.make_stack(args.stack)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+    def progress(line: str) -> None:
+        out.write(line + "\n")
+        out.flush()
+
+    capture_dir = Path(args.capture_dir) if args.capture_dir else None
+    if capture_dir is not None:
+        capture_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        suite = conform.run_suite(stack, pattern=args.k, capture_dir=capture_dir, log=progress)
+    except StackUnavailable as exc:
+        raise UsageError(f"stack {args.stack} cannot run here: {exc}") from None
+    out.write(conform.format_summary(suite) + "\n")
+    if args.junit:
+        Path(args.junit).write_text(conform.junit_xml(suite), encoding="utf-8")
+    return EXIT_VIOLATION if suite.failed else EXIT_OK
 
 
 def _cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
@@ -279,7 +314,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_crypto_parser(sub)
 
     rules = sub.add_parser("rules", help="list the rule catalogue")
+    rules.add_argument(
+        "--coverage", action="store_true", help="per rule: tested on the wire, witnessed, or not"
+    )
     rules.set_defaults(handler=_cmd_rules)
+
+    conform_ = sub.add_parser("conform", help="run the active conformance suite against a live stack")
+    conform_.add_argument("--stack", default="reference", help="linux, reference or command:'<command line>'")
+    conform_.add_argument(
+        "-k", metavar="PATTERN", help="only the cases whose name contains or matches PATTERN"
+    )
+    conform_.add_argument("--junit", metavar="FILE", help="also write JUnit XML here")
+    conform_.add_argument("--capture-dir", metavar="DIR", help="write a capture of every case here")
+    conform_.epilog = "Exit status: 0 every case passed or is a known deviation, 1 a case failed."
+    conform_.set_defaults(handler=_cmd_conform)
     explain = sub.add_parser("explain", help="explain one rule")
     explain.add_argument("rule", metavar="RULE")
     explain.set_defaults(handler=_cmd_explain)

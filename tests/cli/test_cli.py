@@ -145,3 +145,27 @@ def test_rules_and_explain() -> None:
 def test_explain_unknown_rule_suggests(capsys: pytest.CaptureFixture[str]) -> None:
     assert run("explain", "token")[0] == 2
     assert "join.token" in capsys.readouterr().err
+
+
+def test_rules_coverage_names_every_rule() -> None:
+    from mptcpspec.spec.catalogue import CATALOGUE
+
+    status, out = run("rules", "--coverage")
+    lines = out.splitlines()
+    assert status == 0 and len(lines) == len(CATALOGUE) + 1
+    assert all(line.split()[1] in {"wire", "witness", "both", "none:"} for line in lines[:-1])
+
+
+def test_conform_reference_runs_a_selection(tmp_path: Path) -> None:
+    junit = tmp_path / "conform.xml"
+    status, out = run(
+        "conform", "--stack", "reference", "-k", "mp-capable.data-on-third-ack", "--junit", str(junit)
+    )
+    assert status == 0
+    assert "PASSED" in out and "mp-capable.data-on-third-ack" in out and "stack reference" in out
+    assert "<testcase" in junit.read_text()
+
+
+def test_conform_unknown_stack_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("conform", "--stack", "bsd")[0] == 2
+    assert "unknown stack" in capsys.readouterr().err
