@@ -158,9 +158,8 @@ def test_rules_coverage_names_every_rule() -> None:
 
 def test_conform_reference_runs_a_selection(tmp_path: Path) -> None:
     junit = tmp_path / "conform.xml"
-    status, out = run(
-        "conform", "--stack", "reference", "-k", "mp-capable.data-on-third-ack", "--junit", str(junit)
-    )
+    case = "mp-capable.data-on-third-ack"
+    status, out = run("conform", "--stack", "reference", "-k", case, "--junit", str(junit))
     assert status == 0
     assert "PASSED" in out and case in out and "stack reference" in out
     assert "<testcase" in junit.read_text()
