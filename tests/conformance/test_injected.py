@@ -374,7 +374,8 @@ def _resent_cut_with_other_bytes(segments: list[Segment]) -> int:
 
 
 def _ack_beyond_any_window(segments: list[Segment]) -> int:
-    """A DATA_ACK 2^31 beyond the previous one: more than any receive window (2^30, RFC 7323) allows."""
+    """One DATA_ACK 2^31 beyond the previous one (more than any receive window, 2^30 by RFC 7323,
+    allows), the listener's next ones unchanged."""
     return _option(
         Dss, lambda o: dataclasses.replace(o, data_ack=(o.data_ack + 2**31) % 2**64), _from_server, nth=4
     )(segments)
@@ -537,8 +538,9 @@ MISSED = [
         ),
         marks=pytest.mark.xfail(
             strict=True,
-            reason="undetermined: a DATA_ACK 2^31 past the previous one acknowledges data the peer could not "
-            "have sent on any subflow, seen or not (window at most 2^30, RFC 8684 §3.3.4-§3.3.5)",
+            reason="undetermined: a DATA_ACK 2^31 past the previous one (more than any window, RFC 8684 "
+            "§3.3.4-§3.3.5), with the next DATA_ACKs on the same subflow (later: their subflow ACK grows) "
+            "back 2^31 lower, cannot acknowledge data that was sent, even on subflows the capture missed",
         ),
         id="data-ack-beyond-window",
     ),
