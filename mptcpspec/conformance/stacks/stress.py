@@ -1,7 +1,8 @@
 """Stress captures: real kernel MPTCP under load and impairment, recorded from several vantage points.
 
 A ``StressCase`` is a capture ``Scenario`` (setup, transfer, ``during`` steps, what it must show) run
-``connections`` times in a row in one testbed, while several tcpdumps (``Vantage``) record it at once:
+``connections`` times in a row (``parallel`` at once, each on its own server port) in one testbed,
+while several tcpdumps (``Vantage``) record it at once:
 on the client or the server, on ``any`` (Linux cooked capture v2, where GSO/GRO super-segments show)
 or on one path's interface, with a small or a full snaplen, started late (the capture begins
 mid-connection) or stopped early.  Every capture of a conformant stack must validate without a
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -74,13 +76,16 @@ SERVER_ANY = Vantage("server-any", side="server")
 
 @dataclass(frozen=True, slots=True)
 class StressCase:
-    """A scenario repeated ``connections`` times, recorded from each of ``vantages``.
+    """A scenario repeated ``connections`` times, ``parallel`` at once, recorded from each of ``vantages``.
 
-    ``scenario.must_show`` applies to the first vantage, which must see every path."""
+    ``scenario.must_show`` applies to the first vantage, which must see every path.  Of parallel
+    transfers the first uses the scenario's port and runs its ``during`` steps; the others use the
+    ports after it and no steps."""
 
     scenario: Scenario
     vantages: tuple[Vantage, ...] = (CLIENT_ANY, SERVER_ANY)
     connections: int = 1
+    parallel: int = 1
 
     @property
     def name(self) -> str:
@@ -120,8 +125,25 @@ def capture_stress(case: StressCase, out_dir: Path) -> dict[str, Path]:
         with _timed(captures):
             for number in range(case.connections):
                 # later connections run without the pause steps: the path manager acted already
-                _transfer(bed, scenario if number == 0 else replace(scenario, during=()))
+                _concurrently(bed, scenario if number == 0 else replace(scenario, during=()), case.parallel)
     return files
+
+
+def _concurrently(bed: Testbed, scenario: Scenario, count: int) -> None:
+    """``count`` transfers of ``scenario`` at once; the extra ones on ports ``PORT + 1`` and on."""
+    port = ("--port",)
+    extra = [
+        replace(
+            scenario,
+            during=(),
+            server_options=(*scenario.server_options, *port, str(PORT + k)),
+            client_options=(*scenario.client_options, *port, str(PORT + k)),
+        )
+        for k in range(1, count)
+    ]
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        for done in [pool.submit(_transfer, bed, s) for s in (scenario, *extra)]:
+            done.result()
 
 
 # --- steps beyond recipes.py ---------------------------------------------------------------------
@@ -314,6 +336,20 @@ _TABLE = (
             setup=(limits(4, 4), endpoint("client", 2, "signal"), endpoint("client", 3, "signal")),
             during=(wait(0.4),),
         )
+    ),
+    StressCase(
+        Scenario(
+            "parallel-lossy",
+            "ten connections at once over three paths, 5% loss on path 3 (demultiplexing, token lookup)",
+            MustShow(_SUBFLOWS, 30),
+            paths=3,
+            up=200_000,
+            down=50_000,
+            setup=(joins(2, 3), limits(2, 0), drop_randomly(3, 0.05)),
+            during=(await_subflows(3),),
+        ),
+        vantages=(CLIENT_ANY, Vantage("server-path2", side="server", path=2)),
+        parallel=10,
     ),
     StressCase(
         Scenario(
