@@ -55,8 +55,10 @@ class Inbound:
         elif sf.state is SubflowState.CLOSED:
             if sf.fin_queued and sf.fin_received:  # closed cleanly: acknowledge a retransmitted FIN
                 sf.ack_pending = sf.ack_pending or seg.seq_space > 0
-            else:  # reset by us: whatever still arrives (a late SYN/ACK) gets a RST
-                self.state.outbox.append(lifecycle.reply_reset(seg, now))
+            else:  # reset: whatever still arrives (a late SYN/ACK) gets a RST, after a fast close with its
+                key = self.state.remote_key  # key again, as the first may have been lost (RFC 8684 §3.5)
+                fast = (MpFastclose(key),) if self.state.fast_closed and key is not None and seg.mptcp else ()
+                self.state.outbox.append(lifecycle.reply_reset(seg, now, fast))
         elif sf.state is SubflowState.SYN_SENT:
             self._on_synack(sf, seg, now)
         elif sf.state is SubflowState.SYN_RECEIVED:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections import deque
 
-from ..spec.options import MpFastclose, MpTcpRst
+from ..spec.options import MpFastclose, MptcpOption, MpTcpRst
 from ..spec.segment import ACK, RST, Segment
 from . import events as ev
 from .emit import reset_segment
 from .state import ConnectionState
 from .subflow import Subflow, SubflowEvent
+from .wire import tcp_options
 
 __all__ = ["drop_subflow", "fast_close", "finish", "reinject", "reply_reset", "reset_subflow"]
 
@@ -70,6 +71,7 @@ def fast_close(
     if state.closed:
         return
     key = state.remote_key if state.mptcp and not state.fallback else None
+    state.fast_closed = True
     for sf in state.live():
         if sf is not skip:
             options = (MpFastclose(key),) if key is not None else ()
@@ -81,8 +83,8 @@ def fast_close(
     finish(state, events, reset=True, reason=reason)
 
 
-def reply_reset(seg: Segment, now: float) -> Segment:
-    """RST for a segment no subflow owns (RFC 9293 §3.10.7.1)."""
+def reply_reset(seg: Segment, now: float, options: tuple[MptcpOption, ...] = ()) -> Segment:
+    """RST answering a segment no live subflow owns (RFC 9293 §3.10.7.1), with ``options`` if given."""
     if seg.has_ack:
         seq, ack, flags = seg.ack, 0, RST
     else:
@@ -100,4 +102,6 @@ def reply_reset(seg: Segment, now: float) -> Segment:
         flags=flags,
         window=0,
         payload_len=0,
+        tcp_options=tcp_options(None, options),
+        mptcp=options,
     )

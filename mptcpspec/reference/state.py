@@ -82,6 +82,7 @@ class ConnectionState:
     data_fin_sends: int = 0
     stream_ended: bool = False
     closed: bool = False
+    fast_closed: bool = False
     subflows: dict[int, Subflow] = field(default_factory=dict)
     by_tuple: dict[tuple[str, int, str, int], Subflow] = field(default_factory=dict)
     pm: PathManager = field(default_factory=PathManager)
