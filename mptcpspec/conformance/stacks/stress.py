@@ -353,6 +353,16 @@ _TABLE = (
     ),
     StressCase(
         Scenario(
+            "download-only",
+            "the client sends no data (its DATA_FIN is its first DSS mapping), the server 300 kB",
+            MustShow(("MP_CAPABLE", "DSS"), features=("data-fin-both-ways",)),
+            up=0,
+            down=300_000,
+            pause_at=0,
+        )
+    ),
+    StressCase(
+        Scenario(
             "port-reuse",
             "six short connections in a row from the same client port (same 4-tuple), each with a join",
             MustShow(_SUBFLOWS, 2),
