@@ -32,8 +32,9 @@ class OptionError(MptcpError):
     length byte as sent (else ``None``), ``section`` the RFC 8684 section that defines the layout.
     """
 
-    def __init__(self, message: str, *, subtype: int | None = None, length: int | None = None,
-                 section: str = "3") -> None:
+    def __init__(
+        self, message: str, *, subtype: int | None = None, length: int | None = None, section: str = "3"
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.subtype = subtype
