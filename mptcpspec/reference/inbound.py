@@ -73,7 +73,7 @@ class Inbound:
         if seg.syn and not seg.has_ack and state.role is Role.SERVER:
             join = handshake.find(seg.mptcp, MpJoinSyn)
             if join is not None:
-                if self.state.join_acceptable(join.token):
+                if self.state.join_acceptable(join.token, seg.dst):
                     self._accept_join(seg, join)
                     return
             elif state.initial is None:

@@ -34,6 +34,7 @@ class PathManager:
     removals: list[int] = field(default_factory=list)
     remote: dict[int, tuple[str, int | None]] = field(default_factory=dict)
     echoes: list[tuple[int, str, int | None]] = field(default_factory=list)
+    withdrawn: set[str] = field(default_factory=set)
 
     def set_initial(self, address: str) -> None:
         """The initial subflow's local address gets ID 0."""
@@ -71,4 +72,5 @@ class PathManager:
         if address_id is not None:
             self.announcing.pop(address_id, None)
             self.removals.append(address_id)
+            self.withdrawn.add(address)
         return address_id

@@ -142,10 +142,12 @@ class ConnectionState:
         state.by_tuple[(*local, *remote)] = sf
         return sf
 
-    def join_acceptable(self, token: int) -> bool:
-        """Whether an MP_JOIN SYN naming ``token`` may join: our token, MPTCP up, room, not closing."""
+    def join_acceptable(self, token: int, address: str) -> bool:
+        """Whether an MP_JOIN SYN naming ``token`` to our ``address`` may join: our token, MPTCP up,
+        room, not closing, and not an address we withdrew (RFC 8684 §3.4.2)."""
         return (
-            self.established
+            address not in self.pm.withdrawn
+            and self.established
             and self.mptcp
             and not self.fallback
             and self.remote_key is not None

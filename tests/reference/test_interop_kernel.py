@@ -267,8 +267,9 @@ def test_reference_removes_its_address_mid_transfer(lab: KernelLab, tmp_path: Pa
     _shape(lab, "10mbit")
 
     def remove_second(endpoint: Endpoint, event: ev.Event, so_far: PeerResult) -> None:
+        joins = [e for e in so_far.events if isinstance(e, ev.SubflowEstablished) and e.subflow > 0]
         halfway = isinstance(event, ev.DataReceived) and len(so_far.received) >= UP // 3
-        if halfway and ref_addr(2) in endpoint.state.pm.local_ids:
+        if joins and halfway and ref_addr(2) in endpoint.state.pm.local_ids:
             endpoint.remove_address(ref_addr(2))
 
     result, report = _kernel_client(lab, tmp_path, announce=(ref_addr(2),), script=remove_second)
