@@ -79,17 +79,35 @@ def _busy_subflows(report: FileReport, minimum: int = 100_000) -> int:
     return sum(1 for sub in connection.subflows if max(sub.bytes_sent) >= minimum)
 
 
-def _listen_in_thread(
-    lab: KernelLab, down: int = DOWN, **listen: Any
-) -> tuple[threading.Thread, dict[str, PeerResult]]:
-    box: dict[str, PeerResult] = {}
+class _Listener(threading.Thread):
+    """``peer_listen`` in a thread (the kernel's client runs meanwhile); ``result()`` re-raises its error."""
 
-    def serve() -> None:
-        box["result"] = peer_listen(lab.device, stream(SEED + 1, down), config=STRICT, timeout=25, **listen)
+    def __init__(self, lab: KernelLab, down: int, listen: dict[str, Any]) -> None:
+        super().__init__()
+        self.args = (lab, down, listen)
+        self.outcome: PeerResult | BaseException | None = None
 
-    thread = threading.Thread(target=serve)
-    thread.start()
-    return thread, box
+    def run(self) -> None:
+        lab, down, listen = self.args
+        try:
+            self.outcome = peer_listen(
+                lab.device, stream(SEED + 1, down), config=STRICT, timeout=25, **listen
+            )
+        except BaseException as error:  # handed to the test thread
+            self.outcome = error
+
+    def result(self) -> PeerResult:
+        self.join()
+        if isinstance(self.outcome, BaseException):
+            raise self.outcome
+        assert self.outcome is not None
+        return self.outcome
+
+
+def _listen_in_thread(lab: KernelLab, down: int = DOWN, **listen: Any) -> _Listener:
+    listener = _Listener(lab, down, listen)
+    listener.start()
+    return listener
 
 
 def _kernel_client(
@@ -102,13 +120,13 @@ def _kernel_client(
     **listen: Any,
 ) -> tuple[PeerResult, FileReport]:
     def run() -> PeerResult:
-        thread, box = _listen_in_thread(lab, down, **listen)
+        listener = _listen_in_thread(lab, down, **listen)
         with lab.app("client", ["--connect", ref_addr(1), *_kernel_args(*extra, up=up, down=down)]) as client:
             during()
             status = client.finish(timeout=40, check=False)
-        thread.join()
+        result = listener.result()
         assert status == 0, client.events
-        return box["result"]
+        return result
 
     return _validated(lab, tmp_path, run)
 
@@ -233,12 +251,12 @@ def test_fallback_against_plain_tcp_client(lab: KernelLab, tmp_path: Path) -> No
 
 def test_reference_fast_close(lab: KernelLab, tmp_path: Path) -> None:
     def run() -> PeerResult:
-        thread, box = _listen_in_thread(lab, abort_after=100_000)
+        listener = _listen_in_thread(lab, abort_after=100_000)
         with lab.app("client", ["--connect", ref_addr(1), "--expect-reset", *_kernel_args()]) as client:
             status = client.finish(timeout=40, check=False)
-        thread.join()
+        result = listener.result()
         assert status == 0, client.events
-        return box["result"]
+        return result
 
     result, report = _validated(lab, tmp_path, run)
     assert result.events[-1] == ev.ConnectionClosed(True, "fast close")
