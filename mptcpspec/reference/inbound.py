@@ -380,7 +380,7 @@ class Inbound:
 
     def _on_rst(self, sf: Subflow, seg: Segment) -> None:
         state = self.state
-        if sf.state is SubflowState.CLOSED:
+        if sf.state is SubflowState.CLOSED or not sf.reset_acceptable(seg.seq, seg.ack, seg.has_ack):
             return
         fast = handshake.find(seg.mptcp, MpFastclose)
         if fast is not None and fast.receiver_key == state.local_key:

@@ -24,6 +24,7 @@ INITIAL_RTO = 1.0
 MIN_RTO = 0.2
 MAX_RTO = 60.0
 DUPACK_THRESHOLD = 3
+RST_WINDOW = 1 << 20  # bytes past rcv_nxt a RST may name (our receive window)
 
 
 def unwrap(value: int, near: int, bits: int = 32) -> int:
@@ -321,6 +322,14 @@ class Subflow:
             more, more_fin = self.out_of_order.pop(key)
             if key + len(more) > self.rcv_nxt or (more_fin and key + len(more) == self.rcv_nxt):
                 self.out_of_order.setdefault(self.rcv_nxt, (more[self.rcv_nxt - key :], more_fin))
+
+    def reset_acceptable(self, seq: int, ack: int, has_ack: bool) -> bool:
+        """Whether a RST belongs to this subflow (RFC 9293 §3.10.7): in SYN-SENT it must acknowledge our
+        SYN; otherwise its sequence number must fall in the window we offer."""
+        if self.state is SubflowState.SYN_SENT:
+            return has_ack and ack == (self.iss + 1) & MASK32
+        offset = unwrap(seq, self.rcv_nxt) - self.rcv_nxt
+        return -1 <= offset <= RST_WINDOW
 
     @property
     def usable(self) -> bool:

@@ -81,3 +81,12 @@ def test_timeout_backs_off_and_marks_everything_for_resending() -> None:
     sf.on_timeout(now=1.0)
     assert sf.rto == 2.0 and sf.rto_deadline == 3.0 and syn.lost and sf.timeouts == 1
     assert sf.window.cwnd == MSS
+
+
+def test_a_reset_must_name_our_window_or_answer_our_syn() -> None:
+    sf = _subflow()
+    assert sf.reset_acceptable(9001, 0, False) and sf.reset_acceptable(9001 + 5000, 0, False)
+    assert not sf.reset_acceptable(8000, 0, False)  # behind what we already received
+    opening = _subflow(SubflowState.SYN_SENT)
+    assert opening.reset_acceptable(0, 5001, True)
+    assert not opening.reset_acceptable(0, 4000, True) and not opening.reset_acceptable(9001, 0, False)
