@@ -7,7 +7,12 @@ endpoint's addresses through it, owned by no other interface so that the kernel 
 for them.
 
 ``peer_connect`` and ``peer_listen`` are the library entry points behind ``mptcpspec peer``: one
-connection that sends a byte string, reads the peer's, closes, and reports what happened.
+connection that sends a byte string, reads the peer's, closes, and reports what happened::
+
+    with open_in_netns("mpref-r", ["10.234.11.1", "10.234.12.1"]) as device:
+        result = peer_connect(device, "10.234.11.1", ("10.234.1.2", 8080), data,
+                              joins=(("10.234.12.1", "10.234.2.2"),))
+    print(result.closed, result.sha256, result.subflow_bytes)
 """
 
 from __future__ import annotations
