@@ -89,13 +89,16 @@ class _Demux:
             live, from_initiator = entry
             if seg.flags & SYN and not seg.flags & ACK and self._reused(live, seg, from_initiator):
                 self._retire(live)
+                del self.retired[key]
             else:
                 self._step(live, seg, from_initiator)
                 return
         while self.closing and self.seen - next(iter(self.closing.values())).closed_at > self.retire_after:
             self._retire(next(iter(self.closing.values())))
         if key in self.retired:
-            return
+            if not seg.flags & SYN or seg.flags & ACK:
+                return
+            del self.retired[key]
         self._new_flow(key, seg)
 
     def _step(self, live: _Live, seg: Segment, from_initiator: bool) -> None:
@@ -114,7 +117,7 @@ class _Demux:
         h = 0 if from_initiator else 1
         for sub in live.monitor.subflows.values():
             if _flow_key(sub, h) == (seg.src, seg.sport, seg.dst, seg.dport):
-                return sub.isn[h] is not None and sub.isn[h] != seg.seq
+                return sub.isn[h] != seg.seq
         return False
 
     def _new_flow(self, key: Key, seg: Segment) -> None:

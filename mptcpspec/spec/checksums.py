@@ -43,6 +43,9 @@ class FailureContext(Context, Protocol):
 
     def lossy(self, h: int) -> bool: ...
 
+    @property
+    def complete(self) -> bool: ...
+
 
 def unanswered_checksum(m: FailureContext, failure: ChecksumFailure) -> None:
     """A checksum failure nobody answered in the capture (RFC 8684 §3.3.1, §3.7).
@@ -54,7 +57,8 @@ def unanswered_checksum(m: FailureContext, failure: ChecksumFailure) -> None:
     m.judge.checks += 1
     conn, receiver = m.conn, 1 - failure.host
     name = HOSTS[receiver]
-    if failure.accepted:
+    replied = bool(conn.fail_frame[failure.host])  # the sender's MP_FAIL answers one from the receiver
+    if failure.accepted and not replied:
         m.judge.breach(
             DSS_CHECKSUM,
             (failure.frame, failure.accepted),
@@ -64,7 +68,7 @@ def unanswered_checksum(m: FailureContext, failure: ChecksumFailure) -> None:
         )
         return
     handled = any(conn.fail_frame) or conn.infinite_subflow[failure.host] is not None
-    if handled or m.lossy(receiver) or m.lossy(failure.host):
+    if handled or not m.complete or m.lossy(receiver) or m.lossy(failure.host):
         m.judge.undetermined(
             DSS_CHECKSUM,
             (failure.frame,),

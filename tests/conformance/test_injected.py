@@ -497,6 +497,8 @@ CAUGHT = [
     Injection("urgent-with-checksums", "checksum.pcap", _urgent, "dss.urgent"),
     Injection("join-synack-without-option", "join.pcap", _without(MpJoinSynAck), "join.synack-option"),
     Injection("join-c-flag", "join.pcap", _c_flag_then_join, "join.c-flag"),
+    Injection("port-reused", "single-fin.pcap", _port_reused(0), "handshake.extensibility-flag"),
+    Injection("port-reused-later", "single-fin.pcap", _port_reused(14), "handshake.extensibility-flag"),
 ]
 
 MISSED = [
@@ -585,24 +587,6 @@ MISSED = [
         ),
         id="option-after-implicit-fallback",
     ),
-    pytest.param(
-        Injection("port-reused", "single-fin.pcap", _port_reused(0), "handshake.extensibility-flag"),
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="replay: a new SYN on a closed connection's 4-tuple retires the old connection and then "
-            "finds its key in `retired`, so the new connection is dropped unseen",
-        ),
-        id="port-reused",
-    ),
-    pytest.param(
-        Injection("port-reused-later", "single-fin.pcap", _port_reused(14), "handshake.extensibility-flag"),
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="replay: a 4-tuple in `retired` (a connection summarised 2000 segments ago) drops "
-            "a new connection's SYN and everything after it",
-        ),
-        id="port-reused-later",
-    ),
 ]
 
 
@@ -656,10 +640,10 @@ def _cuts(segments: Sequence[Segment]) -> list[tuple[str, list[Segment]]]:
     return cuts
 
 
-_MP_FAIL = "mp-fail.pcap"  # its cuts are the xfail cases below
+_MP_FAIL = "mp-fail.pcap"
 
 
-@pytest.mark.parametrize("trace", sorted(p.name for p in TRACES.glob("*.pcap") if p.name != _MP_FAIL))
+@pytest.mark.parametrize("trace", sorted(p.name for p in TRACES.glob("*.pcap")))
 def test_capture_loss_is_never_a_violation(trace: str) -> None:
     for cut, segments in _cuts(_load(trace).segments):
         report = validate_segments(segments)
@@ -670,12 +654,6 @@ def _mp_fail_frame(segments: Sequence[Segment]) -> int:
     return next(i for i, s in enumerate(segments) if any(type(o) is MpFail for o in s.mptcp))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a capture that ends between a corrupted mapping (frame 146) and the receiver's MP_FAIL "
-    "(frame 161), before any DATA_ACK covers the data, is judged as 'B answered with neither MP_FAIL "
-    "nor a RST' (RFC 8684 §3.3.1): the answer may simply come after the capture stopped",
-)
 def test_capture_stopped_before_the_mp_fail_is_not_a_violation() -> None:
     segments = _load(_MP_FAIL).segments
     for stop in range(_mp_fail_frame(segments) - 14, _mp_fail_frame(segments)):
@@ -683,11 +661,6 @@ def test_capture_stopped_before_the_mp_fail_is_not_a_violation() -> None:
         assert [(f.rule.id, f.frames) for f in report.findings if f.is_violation] == [], f"up to frame {stop}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="with the receiver's MP_FAIL lost from the capture, its DATA_ACK is taken as accepting the "
-    "corrupted data, although the sender's MP_FAIL reply (RFC 8684 §3.7) shows that one was sent",
-)
 def test_lost_mp_fail_whose_reply_is_seen_is_not_a_violation() -> None:
     segments = list(_load(_MP_FAIL).segments)
     del segments[_mp_fail_frame(segments)]

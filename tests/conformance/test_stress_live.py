@@ -45,11 +45,6 @@ def test_port_reuse_has_no_violation(port_reuse: dict[str, Path], trace_verdict:
         assert trace_verdict(path) == [], vantage
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="replay drops every connection after the first on a reused 4-tuple: _Demux._retire() puts "
-    "the flow in `retired`, and feed() then discards the new SYN and all that follows",
-)
 def test_port_reuse_validates_every_connection(port_reuse: dict[str, Path]) -> None:
     connections = STRESS["port-reuse"].connections
     for vantage, path in port_reuse.items():
@@ -57,12 +52,6 @@ def test_port_reuse_validates_every_connection(port_reuse: dict[str, Path]) -> N
         assert len(report.connections) == connections, vantage
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="replay: with the first connection's SYN not captured its ISN is unknown, so the next SYN on "
-    "the reused 4-tuple is not seen as a new connection and that connection's MP_CAPABLE is judged as a "
-    "repeat with other keys (handshake.key-repeat) or its DATA_ACKs against the old DATA_FIN",
-)
 def test_port_reuse_captured_from_the_second_packet_has_no_violation(port_reuse: dict[str, Path]) -> None:
     for vantage, path in port_reuse.items():
         segments = list(open_capture(path).segments())[1:]
