@@ -324,10 +324,9 @@ class Inbound:
             ready = receiver.insert(dsn, piece)
             if ready:
                 self.events.append(ev.DataReceived(ready))
-        if failed:
-            lifecycle.reset_subflow(
-                self.state, self.events, sf, TcpRstReason.MIDDLEBOX_INTERFERENCE, self.now
-            )
+        if failed:  # the payload was altered on the way: close the subflow, say where (RFC 8684 §3.7)
+            reason = TcpRstReason.MIDDLEBOX_INTERFERENCE
+            lifecycle.reset_subflow(self.state, self.events, sf, reason, self.now, failed[0].dsn)
         self._check_stream_end()
 
     def _check_stream_end(self) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from ..spec.options import MpFastclose, MptcpOption, MpTcpRst
+from ..spec.options import MpFail, MpFastclose, MptcpOption, MpTcpRst
 from ..spec.segment import ACK, RST, Segment
 from . import events as ev
 from .emit import reset_segment
@@ -56,10 +56,20 @@ def drop_subflow(
 
 
 def reset_subflow(
-    state: ConnectionState, events: deque[ev.Event], sf: Subflow, reason: int, now: float
+    state: ConnectionState,
+    events: deque[ev.Event],
+    sf: Subflow,
+    reason: int,
+    now: float,
+    failed_dsn: int | None = None,
 ) -> None:
-    """Reset one subflow with an MP_TCPRST naming ``reason`` (RFC 8684 §3.6)."""
-    options = (MpTcpRst(0, reason),) if state.mptcp and not state.fallback else ()
+    """Reset one subflow with an MP_TCPRST naming ``reason`` (RFC 8684 §3.6), and an MP_FAIL naming
+    ``failed_dsn`` when a DSS checksum failed there (§3.7)."""
+    options: tuple[MptcpOption, ...] = ()
+    if state.mptcp and not state.fallback:
+        options = (MpTcpRst(0, reason),)
+        if failed_dsn is not None:
+            options += (MpFail(failed_dsn & ((1 << 64) - 1)),)
     state.outbox.append(reset_segment(state, sf, now, options))
     drop_subflow(state, events, sf, reset=True, reason=reason)
 

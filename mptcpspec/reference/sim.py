@@ -35,8 +35,9 @@ class Path:
 
     ``delay`` is the one-way delay in seconds; ``loss``, ``duplicate`` and ``reorder`` are per-segment
     probabilities (a reordered segment takes up to three times the delay); ``strip`` removes every MPTCP
-    option (a middlebox that does not know them); ``fail_at`` is when the path starts dropping everything,
-    ``heal_at`` when it stops doing so.
+    option (a middlebox that does not know them); ``corrupt`` is the probability that a payload byte is
+    rewritten (a middlebox that edits content and fixes the TCP checksum); ``fail_at`` is when the path
+    starts dropping everything, ``heal_at`` when it stops doing so.
     """
 
     client: str
@@ -46,6 +47,7 @@ class Path:
     duplicate: float = 0.0
     reorder: float = 0.0
     strip: bool = False
+    corrupt: float = 0.0
     fail_at: float | None = None
     heal_at: float | None = None
 
@@ -98,6 +100,9 @@ class Network:
             return
         if path.strip:
             segment = _strip(segment)
+        if segment.payload and self.rng.random() < path.corrupt:
+            edited = bytes([segment.payload[0] ^ 0xFF]) + segment.payload[1:]
+            segment = dataclasses.replace(segment, payload=edited)
         copies = 2 if self.rng.random() < path.duplicate else 1
         for _ in range(copies):
             late = self.rng.random() < path.reorder

@@ -20,6 +20,7 @@ from mptcpspec.spec.options import (
     AddAddr,
     Dss,
     MpCapable,
+    MpFail,
     MpFastclose,
     MpJoinAck,
     MpJoinSyn,
@@ -27,6 +28,7 @@ from mptcpspec.spec.options import (
     MpPrio,
     MpTcpRst,
     RemoveAddr,
+    TcpRstReason,
 )
 from mptcpspec.spec.segment import ACK, RST, SYN, Segment
 
@@ -289,3 +291,24 @@ def test_ipv6_connection_with_an_announced_address_and_a_join() -> None:
         server_address,
         server_second,
     }
+
+
+def test_payload_edited_on_one_path_is_caught_by_checksums_and_resent_on_the_other() -> None:
+    pair = Pair(
+        [Path(CLIENT, SERVER), Path(CLIENT_2, SERVER, corrupt=1.0)],
+        client_config=Config(checksum=True),
+        strict=False,
+    )
+    pair.connect()
+    assert pair.established()
+    pair.client.open_subflow(CLIENT_2)
+    exchange(pair, bytes(range(256)) * 2000, b"fine")
+    assert pair.received("server") == bytes(range(256)) * 2000
+    resets = [s for s in pair.server_log.sent if s.rst and s.dst == CLIENT_2]
+    assert resets and {type(o) for o in resets[0].mptcp} == {MpTcpRst, MpFail}
+    closed = [e for e in pair.events("server", ev.SubflowClosed) if e.subflow == 1]
+    assert closed == [ev.SubflowClosed(1, True, TcpRstReason.MIDDLEBOX_INTERFERENCE)]
+    # The server's monitor sees the edited bytes first and the reinjected ones later at the same DSNs; it
+    # cannot tell the middlebox from the sender, hence its data-consistency finding (and nothing else).
+    found = {f.rule.id for f in pair.client.findings + pair.server.findings if f.is_violation}
+    assert found <= {"dss.data-consistent"}
