@@ -217,6 +217,8 @@ def run_validate(
     summary = Summary()
     for report in track(reports, Progress(len(paths), enabled=progress)):
         summary = summary.add(report)
+        if report.error:
+            print(f"mptcpspec: error: {report.path}: {report.error}", file=sys.stderr)
         if outputs.format == "text":
             out.write(format_file_text(report, color=outputs.color) + "\n")
             out.flush()

@@ -168,3 +168,15 @@ def test_conform_reference_runs_a_selection(tmp_path: Path) -> None:
 def test_conform_unknown_stack_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert run("conform", "--stack", "bsd")[0] == 2
     assert "unknown stack" in capsys.readouterr().err
+
+
+def test_validate_unusable_input_says_so_on_stderr_and_keeps_the_rest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    junk = tmp_path / "junk.pcap"
+    junk.write_bytes(b"hello, not a capture")
+    status, out = run("validate", str(junk), str(TRACES / "join.pcap"))
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.count("\n") == 1 and "junk.pcap" in err and "not a pcap" in err
+    assert "traces/join.pcap: 47 packets, 1 connection" in out
