@@ -46,13 +46,16 @@ class FailureContext(Context, Protocol):
     @property
     def complete(self) -> bool: ...
 
+    @property
+    def closed(self) -> bool: ...
+
 
 def unanswered_checksum(m: FailureContext, failure: ChecksumFailure) -> None:
     """A checksum failure nobody answered in the capture (RFC 8684 §3.3.1, §3.7).
 
     Conclusive when the receiver DATA_ACKed the data, or when the capture shows no sign that a
-    reaction could be missing from it: no loss towards or from the receiver, no MP_FAIL from either
-    host and no infinite mapping.
+    reaction could be missing from it: it saw the connection to its end (or sees everything), with no
+    loss towards or from the receiver, no MP_FAIL from either host and no infinite mapping.
     """
     m.judge.checks += 1
     conn, receiver = m.conn, 1 - failure.host
@@ -68,7 +71,8 @@ def unanswered_checksum(m: FailureContext, failure: ChecksumFailure) -> None:
         )
         return
     handled = any(conn.fail_frame) or conn.infinite_subflow[failure.host] is not None
-    if handled or not m.complete or m.lossy(receiver) or m.lossy(failure.host):
+    seen_to_the_end = m.complete or m.closed
+    if handled or not seen_to_the_end or m.lossy(receiver) or m.lossy(failure.host):
         m.judge.undetermined(
             DSS_CHECKSUM,
             (failure.frame,),
