@@ -23,7 +23,7 @@ from mptcpspec.conformance.stacks.apps import stream
 from mptcpspec.reference import events as ev
 from mptcpspec.reference.endpoint import Endpoint
 from mptcpspec.reference.state import Config
-from mptcpspec.reference.tun import PeerResult, peer_connect, peer_listen
+from mptcpspec.reference.tun import PeerResult, Script, peer_connect, peer_listen
 
 _UNAVAILABLE = lab_unavailable_reason()
 pytestmark = [pytest.mark.root, pytest.mark.skipif(_UNAVAILABLE is not None, reason=f"{_UNAVAILABLE}")]
@@ -116,13 +116,11 @@ def _kernel_client(
     *extra: str,
     up: int = UP,
     down: int = DOWN,
-    during: Callable[[], None] = lambda: None,
     **listen: Any,
 ) -> tuple[PeerResult, FileReport]:
     def run() -> PeerResult:
         listener = _listen_in_thread(lab, down, **listen)
         with lab.app("client", ["--connect", ref_addr(1), *_kernel_args(*extra, up=up, down=down)]) as client:
-            during()
             status = client.finish(timeout=40, check=False)
         result = listener.result()
         assert status == 0, client.events
@@ -140,6 +138,7 @@ def _reference_client(
     config: Config = STRICT,
     expect: dict[str, object] | None = None,
     early_data: bool = True,
+    script: Script | None = None,
 ) -> tuple[PeerResult, FileReport]:
     expected = expect or {"event": "done", "received": up, "expected": up, "ok": True}
 
@@ -155,6 +154,7 @@ def _reference_client(
                 timeout=25,
                 joins=joins,
                 early_data=early_data,
+                script=script,
             )
             status = server.finish(timeout=30, check=False)
         assert status == 0, server.events
@@ -215,26 +215,40 @@ def _shape(lab: KernelLab, rate: str = "20mbit") -> None:
         lab.kernel.shape(f"k{path}", rate, latency="20ms")
 
 
-def _cut_path_2_later(lab: KernelLab, delay: float) -> threading.Timer:
-    return _later(delay, lambda: lab.router.ip("link", "set", "r2", "down"))
+def _cut_path_2_once_up(lab: KernelLab, timers: list[threading.Timer]) -> Script:
+    """A script that cuts path 2 (router side down) a moment after the join is up, mid-transfer."""
+
+    def script(endpoint: Endpoint, event: ev.Event, so_far: PeerResult) -> None:
+        if isinstance(event, ev.SubflowEstablished) and event.subflow == 1 and not timers:
+            timers.append(_later(0.15, lambda: lab.router.ip("link", "set", "r2", "down")))
+
+    return script
+
+
+def _assert_cut_and_survived(report: FileReport, timers: list[threading.Timer]) -> None:
+    for timer in timers:
+        timer.join()
+    (connection,) = report.connections
+    ends = {sub.kind: sub.end for sub in connection.subflows}
+    assert len(timers) == 1 and ends == {"initial": "fin", "join": "tcprst:5"}, ends
 
 
 def test_path_cut_mid_transfer_reference_client(lab: KernelLab, tmp_path: Path) -> None:
-    _shape(lab)
-    timer = _cut_path_2_later(lab, 0.3)
-    result, report = _reference_client(lab, tmp_path)
-    timer.join()
+    _shape(lab, "10mbit")
+    timers: list[threading.Timer] = []
+    result, report = _reference_client(lab, tmp_path, script=_cut_path_2_once_up(lab, timers))
+    _assert_cut_and_survived(report, timers)
     assert result.closed and result.received == stream(SEED + 1, DOWN)
-    (connection,) = report.connections
-    assert len(connection.subflows) == 2 and connection.data_bytes[0] >= UP
+    assert report.connections[0].data_bytes[0] >= UP
 
 
 def test_path_cut_mid_transfer_kernel_client(lab: KernelLab, tmp_path: Path) -> None:
     lab.kernel.mptcp_endpoint(kernel_addr(2), "k2", 2, "subflow")
-    _shape(lab)
-    result, report = _kernel_client(lab, tmp_path, during=lambda: _cut_path_2_later(lab, 0.3).join())
+    _shape(lab, "10mbit")
+    timers: list[threading.Timer] = []
+    result, report = _kernel_client(lab, tmp_path, script=_cut_path_2_once_up(lab, timers))
+    _assert_cut_and_survived(report, timers)
     assert result.received == stream(SEED, UP)
-    assert len(report.connections[0].subflows) == 2
 
 
 def test_fallback_against_plain_tcp_server(lab: KernelLab, tmp_path: Path) -> None:
