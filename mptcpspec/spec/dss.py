@@ -254,24 +254,31 @@ def _checksum(
     key = (mp.ssn, mp.dsn, mp.length)
     if offset == 0:
         acc = bytearray(seg.payload[: min(seg.payload_len, data_len)])
-        sub.csum[h] = (key, acc)
+        sums = {mp.checksum: seg.frame}
+        sub.csum[h] = (key, acc, sums)
     else:
         pending = sub.csum[h]
         if pending is None or pending[0] != key or len(pending[1]) != offset:
             return
-        acc = pending[1]
+        _, acc, sums = pending
         acc += seg.payload[: min(seg.payload_len, data_len - offset)]
+        sums.setdefault(mp.checksum, seg.frame)
     if len(acc) < data_len:
         return
     sub.csum[h] = None
-    judge.checks += 1
-    if not check_checksum(mp.dsn, mp.ssn, mp.length, bytes(acc), mp.checksum):
-        message = (
-            f"DSS checksum {mp.checksum:#06x} does not match the {data_len} mapped bytes at DSN {mp.dsn:#x}"
-        )
-        m.checksum_failures.append(
-            ChecksumFailure(h, seg.frame, sub.name, message, (mp.dsn + data_len) & MASK64)
-        )
+    # Every copy of the mapping is judged: a receiver installs the first one it gets (RFC 8684 §3.3.1).
+    for checksum, frame in sums.items():
+        judge.checks += 1
+        if not check_checksum(mp.dsn, mp.ssn, mp.length, bytes(acc), checksum):
+            carried = f" (the copy at frame {frame})" if frame != seg.frame else ""
+            message = (
+                f"DSS checksum {checksum:#06x}{carried} does not match the {data_len} mapped bytes "
+                f"at DSN {mp.dsn:#x}"
+            )
+            m.checksum_failures.append(
+                ChecksumFailure(h, seg.frame, sub.name, message, (mp.dsn + data_len) & MASK64)
+            )
+            return
 
 
 def on_data_ack(m: DataContext, seg: Segment, sub: Subflow, h: int, value: int, wide: bool) -> None:

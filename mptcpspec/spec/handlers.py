@@ -54,6 +54,12 @@ class MonitorView(dss.DataContext, Protocol):
     @property
     def subflows(self) -> dict[tuple[str, int, str, int], Subflow]: ...
 
+    @property
+    def complete(self) -> bool: ...
+
+    @property
+    def closed(self) -> bool: ...
+
 
 def on_dss(m: MonitorView, seg: Segment, sub: Subflow, h: int, opt: Dss) -> None:
     conn = m.conn

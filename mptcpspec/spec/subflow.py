@@ -346,7 +346,9 @@ class Subflow:
         self.packets = 0
         self.mappings: tuple[list[tuple[int, int, int, int]], list[tuple[int, int, int, int]]] = ([], [])
         self.map_top: list[int | None] = [None, None]
-        self.csum: list[tuple[tuple[int, int, int], bytearray] | None] = [None, None]
+        # per direction: the mapping being checksummed, its bytes so far, each checksum value its
+        # copies carried with the first frame carrying it
+        self.csum: list[tuple[tuple[int, int, int], bytearray, dict[int, int]] | None] = [None, None]
         self.mapping_raw: list[tuple[int, int | None, int, int | None, bool] | None] = [None, None]
         self.mapping: list[Mapping | None] = [None, None]
 
