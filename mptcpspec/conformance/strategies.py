@@ -17,6 +17,10 @@ Example, a round-trip property over every option::
         assert parse(serialize(option)) == option
 
 and a DSS that always carries a mapping: ``dss().filter(lambda o: o.has_mapping)``.
+
+Conversation strategies: ``conversations()`` draws whole legal MPTCP connections built with
+``mptcpspec.conformance.conversation.Conversation``, ``segments()`` single segments out of them; the
+docstring of ``conversations()`` has a worked example of property-testing your own MPTCP code.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from collections.abc import Callable
 
 from hypothesis import strategies as st
 
+from mptcpspec.conformance.conversation import Conversation, Side
 from mptcpspec.spec.options import (
     MPTCP_KIND,
     AddAddr,
@@ -42,12 +47,15 @@ from mptcpspec.spec.options import (
     MpTcpRst,
     RemoveAddr,
     Subtype,
+    TcpRstReason,
     UnknownSubtype,
 )
+from mptcpspec.spec.segment import Segment
 
 __all__ = [
     "add_addr",
     "add_addr_v0",
+    "conversations",
     "dss",
     "mp_capable",
     "mp_experimental",
@@ -61,6 +69,7 @@ __all__ = [
     "mptcp_options",
     "option_bytes",
     "remove_addr",
+    "segments",
     "unknown_subtype",
     "well_formed_option",
 ]
@@ -250,3 +259,111 @@ def option_bytes(draw: st.DrawFn) -> bytes:
     return well_formed_option(
         lambda a, b: draw(st.integers(a, b)), lambda n: draw(st.binary(min_size=n, max_size=n))
     )
+
+
+# -- legal conversations and their segments (built with mptcpspec.conformance.conversation) ---------------
+
+_ENDINGS = ("close", "close-from-b", "fastclose", "reset-then-close", "open")
+
+
+@st.composite
+def _burst(draw: st.DrawFn, conv: Conversation, sparse_mappings: bool) -> None:
+    """New data one way on an open subflow; lost segments come back by TCP retransmission, some after a
+    reinjection of their data on another subflow (RFC 8684 §3.3.6)."""
+    side: Side = draw(st.sampled_from(("A", "B")))
+    subflow = draw(st.sampled_from(conv.open_subflows()))
+    size = draw(st.integers(1, 6000))
+    count = -(-size // conv.segment_size)
+    lose = draw(st.sets(st.integers(0, count - 1), max_size=2))
+    repeat = not sparse_mappings or draw(st.booleans())
+    frames = conv.send(side, size, subflow=subflow, span=draw(st.booleans()), repeat_dss=repeat, lose=lose)
+    others = [i for i in conv.open_subflows() if i != subflow]
+    for index in sorted(lose):
+        mapped = conv.data_range(frames[index])
+        if others and mapped and draw(st.booleans()):
+            conv.reinject(side, *mapped, subflow=draw(st.sampled_from(others)))
+        conv.retransmit(frames[index])
+
+
+def _end(conv: Conversation, how: str) -> None:
+    """Finish ``conv`` as ``how`` (one of ``_ENDINGS``) says."""
+    if how == "fastclose" and conv.mptcp:
+        conv.fastclose("A")
+        return
+    if how == "reset-then-close" and conv.mptcp:
+        for index in conv.open_subflows()[1:]:
+            conv.tcp_rst("B", subflow=index, reason=TcpRstReason.ADMINISTRATIVELY_PROHIBITED)
+    if how != "open":
+        conv.close("B" if how == "close-from-b" else "A")
+
+
+@st.composite
+def conversations(
+    draw: st.DrawFn,
+    *,
+    version: int | None = None,
+    max_subflows: int = 3,
+    max_bursts: int = 4,
+    fallback: bool | None = None,
+    sparse_mappings: bool = True,
+) -> Conversation:
+    """A random legal MPTCP connection between A (client) and B (server), as a ``Conversation``.
+
+    Drawn: the seed (keys, nonces, ISNs), the version (unless given), DSS checksums, IPv4 or IPv6, 32- or
+    64-bit DSNs, data on the third ACK (v1), up to ``max_subflows`` subflows opened by either side (some
+    backup), up to ``max_bursts`` bursts of data either way on any subflow with one mapping per segment
+    or one spanning several (carried on every segment, or with ``sparse_mappings`` sometimes only on the
+    first, RFC 8684 §3.3.1), lost segments repaired by retransmission or reinjection, ADD_ADDR and
+    MP_PRIO signals, and the ending: a DATA_FIN close from either side (§3.3.3), a fast close (§3.5),
+    resets of the extra subflows (§3.6) then a close, or none.  ``fallback`` True (or, when None, one
+    time in five) makes B answer without MP_CAPABLE: plain TCP (§3.7).
+
+    Worked example, property-testing your own MPTCP code against the specification::
+
+        from hypothesis import given
+        from mptcpspec.conformance.replay import validate_segments
+        from mptcpspec.conformance.strategies import conversations
+
+        @given(conversations())
+        def test_my_receiver(conv):
+            mine = MyReceiver()                        # your implementation, in B's seat
+            for seg in conv.segments:
+                if conv.side_of(seg.frame) == "A":
+                    mine.receive(seg.tcp_options, seg.payload)
+            assert mine.delivered() == conv.application_data("A")
+
+        @given(conversations().map(lambda conv: conv.with_option(3, my_mutation(conv.segment(3)))))
+        def test_my_checker_agrees_with_mptcpspec(conv):
+            expected = validate_segments(conv.segments, complete=True).violations
+            assert my_checker(conv.segments) == expected
+
+    ``conv.write(path)`` turns any example Hypothesis reports into a pcap for Wireshark.
+    """
+    version = draw(st.sampled_from((0, 1))) if version is None else version
+    conv = Conversation(
+        seed=draw(st.integers(0, 2**32 - 1)),
+        version=version,
+        checksum=draw(st.booleans()),
+        ipv6=draw(st.booleans()),
+        dsn64=draw(st.booleans()),
+    )
+    plain = draw(st.integers(0, 4)) == 0 if fallback is None else fallback
+    conv.connect(fallback=plain, data=draw(st.integers(0, 1500)) if version == 1 else 0)
+    conv.send("B", draw(st.integers(1, 3000)))  # B's DSS confirms the keys before any join (§3.1)
+    for _ in range(draw(st.integers(0, max_subflows - 1)) if conv.mptcp else 0):
+        conv.join(draw(st.sampled_from(("A", "B"))), backup=draw(st.booleans()))
+    for _ in range(draw(st.integers(0, max_bursts))):
+        draw(_burst(conv, sparse_mappings))
+        if conv.mptcp and draw(st.integers(0, 5)) == 0:
+            conv.add_addr("B", draw(st.integers(10, 200)), conv.address("B", 7))
+        if conv.mptcp and conv.subflow_count > 1 and draw(st.integers(0, 5)) == 0:
+            conv.mp_prio("A", backup=draw(st.booleans()), subflow=conv.open_subflows()[-1])
+    _end(conv, draw(st.sampled_from(_ENDINGS)))
+    return conv
+
+
+def segments(conversation: st.SearchStrategy[Conversation] | None = None) -> st.SearchStrategy[Segment]:
+    """One segment out of a random legal conversation (from ``conversation``, by default
+    ``conversations()``): real wire bytes, parsed MPTCP options, consistent sequence numbers."""
+    source = conversations() if conversation is None else conversation
+    return source.flatmap(lambda conv: st.sampled_from(conv.segments))

@@ -6,10 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from hypothesis import given, settings
 
 from mptcpspec.capture import open_capture
 from mptcpspec.conformance.conversation import Conversation
 from mptcpspec.conformance.conversation_wire import Side, pattern
+from mptcpspec.conformance.replay import validate_segments
+from mptcpspec.conformance.strategies import conversations, segments
 from mptcpspec.spec import crypto
 from mptcpspec.spec.errors import LocalProtocolError
 from mptcpspec.spec.options import (
@@ -580,3 +583,32 @@ def test_written_pcap_reads_back_as_the_same_segments(name: str, tmp_path: pytes
         )
 
     assert [essentials(s) for s in read] == [essentials(s) for s in conv.segments]
+
+
+# -- the Hypothesis strategies (mptcpspec.conformance.strategies) ------------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(conversations(max_subflows=4, max_bursts=6))
+def test_random_conversations_pass_the_wire_tcp_and_data_checks(conv: Conversation) -> None:
+    check_wire(conv)
+    check_tcp(conv)
+    check_data_level(conv)
+    closed = conv.mptcp and not conv.open_subflows() and not any(s.rst for s in conv.segments)
+    if closed:  # every loss was repaired: both DATA_FINs and every byte before them are DATA_ACKed
+        assert conv.data_ack_value("B") == conv.data_nxt("A")
+        assert conv.data_ack_value("A") == conv.data_nxt("B")
+
+
+@settings(max_examples=40, deadline=None)
+@given(conversations(sparse_mappings=False))
+def test_the_monitor_finds_no_violation_in_random_legal_conversations(conv: Conversation) -> None:
+    report = validate_segments(conv.segments, complete=True)
+    assert [f.message for f in report.findings if f.is_violation] == []
+
+
+@settings(max_examples=40, deadline=None)
+@given(segments(conversations(version=0, max_subflows=2)))
+def test_segments_strategy_gives_parsed_wire_segments(seg: Segment) -> None:
+    assert scan_tcp_options(seg.tcp_options, version=0) == (seg.mptcp, ())
+    assert seg.frame >= 1 and seg.payload_len == len(seg.payload)
