@@ -139,6 +139,7 @@ def _reference_client(
     expect: dict[str, object] | None = None,
     early_data: bool = True,
     script: Script | None = None,
+    status: int = 0,
 ) -> tuple[PeerResult, FileReport]:
     expected = expect or {"event": "done", "received": up, "expected": up, "ok": True}
 
@@ -156,8 +157,8 @@ def _reference_client(
                 early_data=early_data,
                 script=script,
             )
-            status = server.finish(timeout=30, check=False)
-        assert status == 0, server.events
+            exit_status = server.finish(timeout=30, check=False)
+        assert exit_status == status, server.events
         assert server.events[-1] == expected
         return result
 
@@ -340,3 +341,20 @@ def test_reference_marks_a_subflow_backup_with_mp_prio(lab: KernelLab, tmp_path:
     second = [sub for sub in connection.subflows if sub.kind == "join"]
     assert second and second[0].backup
     assert result.received == stream(SEED, UP)
+
+
+def test_reference_client_fast_close(lab: KernelLab, tmp_path: Path) -> None:
+    def abort_once_joined(endpoint: Endpoint, event: ev.Event, so_far: PeerResult) -> None:
+        if isinstance(event, ev.SubflowEstablished) and event.subflow == 1:
+            endpoint.abort()  # mid-upload, on both subflows
+
+    reset = {"event": "reset", "error": "[Errno 104] Connection reset by peer"}  # the kernel's ECONNRESET
+    result, report = _reference_client(lab, tmp_path, script=abort_once_joined, expect=reset, status=1)
+    assert result.events[-1] == ev.ConnectionClosed(True, "fast close")
+    assert report.connections[0].state == "fastclosed"
+
+
+def test_kernel_client_fast_close(lab: KernelLab, tmp_path: Path) -> None:
+    result, report = _kernel_client(lab, tmp_path, "--abort-after", "100000")
+    assert result.events[-1] == ev.ConnectionClosed(True, "peer fast close")
+    assert report.connections[0].state == "fastclosed"
