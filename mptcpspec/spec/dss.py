@@ -80,6 +80,16 @@ def on_mapping(m: DataContext, seg: Segment, sub: Subflow, h: int, mp: Mapping, 
             )
 
 
+def on_payload_without_mapping(m: DataContext, seg: Segment, sub: Subflow, h: int) -> None:
+    """Payload on a segment that carries no mapping: the bytes of this subflow direction's current
+    mapping, which may cover several segments (RFC 8684 §3.3.1).  Placed only when the subflow's ISN is
+    known; bytes outside the mapping are left alone."""
+    mp = sub.mapping[h]
+    if mp is None or sub.relative_seq(h, seg.seq) is None:
+        return
+    _segment_data(m, seg, sub, h, m.data[h], mp, mp.length - 1 if mp.fin else mp.length)
+
+
 def _checksum_presence(judge: Judge, conn: Connection, seg: Segment, sub: Subflow, mp: Mapping) -> None:
     if conn.checksums is None:
         return

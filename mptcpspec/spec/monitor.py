@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from . import dss
 from .checksums import ChecksumFailure, answer_checksum_failure, unanswered_checksum
 from .connection import (
     CLOSE_TRANSITIONS,
@@ -135,6 +136,8 @@ class ConnectionMonitor:
             # The tables' quiet pairs ((established, mptcp) and (established, ack)) change nothing and
             # check nothing: only the DSS itself remains to be judged.
             on_dss(self, seg, sub, h, options[0])
+            if seg.payload_len and options[0].dsn is None:
+                dss.on_payload_without_mapping(self, seg, sub, h)
             return self.judge.take()
         if seg.option_errors:
             self._malformed(seg, sub, h)
@@ -149,6 +152,8 @@ class ConnectionMonitor:
                 handler(self, seg, sub, h, opt)
         if seg.payload_len and (seg.flags & URG or conn.infinite_subflow[h] is not None):
             payload_oddities(self, seg, sub, h)
+        if seg.payload_len and conn.phase is not ConnPhase.FALLBACK and not _maps(options):
+            dss.on_payload_without_mapping(self, seg, sub, h)
         self._subflow_step(seg, sub, h)
         for opt in options:
             recorder = RECORDERS.get(type(opt))
@@ -383,3 +388,13 @@ class ConnectionMonitor:
                 after=after,
             )
         )
+
+
+def _maps(options: tuple[MptcpOption, ...]) -> bool:
+    """Whether the options carry a mapping for the segment's payload (a DSS mapping or MP_CAPABLE data)."""
+    for option in options:
+        if type(option) is Dss and option.dsn is not None:
+            return True
+        if type(option) is MpCapable and option.data_length is not None:
+            return True
+    return False

@@ -601,7 +601,7 @@ def test_random_conversations_pass_the_wire_tcp_and_data_checks(conv: Conversati
 
 
 @settings(max_examples=40, deadline=None)
-@given(conversations(sparse_mappings=False))
+@given(conversations())
 def test_the_monitor_finds_no_violation_in_random_legal_conversations(conv: Conversation) -> None:
     report = validate_segments(conv.segments, complete=True)
     assert [f.message for f in report.findings if f.is_violation] == []
