@@ -78,7 +78,7 @@ class Pair:
 
     def established(self) -> bool:
         return self.run(
-            5.0,
+            60.0,  # SYN and SYN/ACK losses back off 1 s, 2 s, 4 s, ...
             lambda sim: (
                 any(isinstance(e, ev.ConnectionEstablished) for e in sim.events["server"])
                 and any(isinstance(e, ev.ConnectionEstablished) for e in sim.events["client"])

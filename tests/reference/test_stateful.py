@@ -36,7 +36,7 @@ class EndpointsAtWork(RuleBasedStateMachine):
         self.sent = {"client": bytearray(), "server": bytearray()}
         self.closing = {"client": False, "server": False}
         self.aborted = False
-        self.expected_ends: dict[str, str] = {}
+        self.expected_ends: dict[str, set[str]] = {}
         self.pair.connect()
         assert self.pair.established()
 
@@ -94,8 +94,16 @@ class EndpointsAtWork(RuleBasedStateMachine):
         other = "server" if side == "client" else "client"
         if roll == 0 and not self._endpoint(side).closed:  # one roll in four: most runs end cleanly
             self.aborted = True
-            finished = self._endpoint(other).closed  # a peer already done keeps its clean ending
-            self.expected_ends = {side: "fast close", other: "closed" if finished else "peer fast close"}
+            peer = self._endpoint(other)
+            # A peer already closed keeps its clean ending; one past both DATA_FINs may end either way
+            # (if our RSTs are lost it stops waiting for our FIN); any other learns of the fast close.
+            if peer.closed:
+                ends = {"closed"}
+            elif peer.state.data_level_done:
+                ends = {"closed", "peer fast close"}
+            else:
+                ends = {"peer fast close"}
+            self.expected_ends = {side: {"fast close"}, other: ends}
             self._endpoint(side).abort()
 
     @invariant()
@@ -112,8 +120,9 @@ class EndpointsAtWork(RuleBasedStateMachine):
             if not endpoint.closed and not endpoint.state.sender.fin_requested:
                 endpoint.send(b"?")
         assert self.pair.run(self.pair.sim.now + 120.0)
-        for side, reason in self.expected_ends.items():
-            assert [e.reason for e in self.pair.events(side, ev.ConnectionClosed)] == [reason]
+        for side, reasons in self.expected_ends.items():
+            (closed,) = self.pair.events(side, ev.ConnectionClosed)
+            assert closed.reason in reasons
 
     def teardown(self) -> None:
         if not hasattr(self, "pair"):
