@@ -29,6 +29,7 @@ class Window:
 
     @property
     def in_slow_start(self) -> bool:
+        """Below the slow-start threshold: the window grows by what is acknowledged."""
         return self.cwnd < self.ssthresh
 
     def on_loss(self) -> None:

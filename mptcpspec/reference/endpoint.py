@@ -163,6 +163,7 @@ class Endpoint(Inbound):
 
     @property
     def closed(self) -> bool:
+        """The connection is over (``ConnectionClosed`` was emitted)."""
         return self.state.closed
 
     # --- internals -----------------------------------------------------------------------------------

@@ -117,6 +117,7 @@ def join_synack(
 
 
 def join_synack_valid(option: MpJoinSynAck, local_key: int, remote_key: int, local_nonce: int) -> bool:
+    """Whether the listener's truncated HMAC in an MP_JOIN SYN/ACK is right (RFC 8684 §3.2)."""
     return option.truncated_hmac == join_synack_hmac(remote_key, local_key, option.nonce, local_nonce)
 
 
@@ -128,6 +129,7 @@ def join_ack(local_key: int, remote_key: int, local_nonce: int, remote_nonce: in
 def join_ack_valid(
     option: MpJoinAck, local_key: int, remote_key: int, local_nonce: int, remote_nonce: int
 ) -> bool:
+    """Whether the initiator's HMAC in an MP_JOIN third ACK is right (RFC 8684 §3.2)."""
     return option.hmac == join_ack_hmac(remote_key, local_key, remote_nonce, local_nonce)
 
 
@@ -138,5 +140,6 @@ def announce(local_key: int, remote_key: int, address_id: int, address: str, por
 
 
 def add_addr_valid(option: AddAddr, local_key: int, remote_key: int) -> bool:
+    """Whether an ADD_ADDR's HMAC proves the peer sent it (RFC 8684 §3.4.1)."""
     mac = add_addr_hmac(remote_key, local_key, option.address_id, option.address, option.port)
     return option.truncated_hmac == mac

@@ -47,6 +47,7 @@ class PathManager:
         return self.local_ids[address]
 
     def announce(self, address: str, port: int | None, now: float) -> int:
+        """Queue an ADD_ADDR for ``address`` (sent at once); returns its address ID."""
         address_id = self.local_id(address)
         self.announcing[address_id] = Announcement(address_id, address, port, now)
         return address_id
@@ -60,10 +61,12 @@ class PathManager:
         return due
 
     def next_deadline(self) -> float | None:
+        """When an unechoed announcement is next due again, if any."""
         pending = [a.deadline for a in self.announcing.values() if a.tries < ANNOUNCE_TRIES]
         return min(pending, default=None)
 
     def echoed(self, address_id: int) -> None:
+        """The peer echoed our announcement: stop repeating it."""
         self.announcing.pop(address_id, None)
 
     def remove(self, address: str) -> int | None:

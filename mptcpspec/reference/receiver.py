@@ -32,6 +32,7 @@ class Mapping:
 
     @property
     def end(self) -> int | None:
+        """Relative ssn after the mapping, or None for the infinite mapping."""
         return None if self.length == 0 else self.ssn + self.length
 
 
@@ -45,6 +46,7 @@ class MappingTracker:
     position: int = 1  # relative ssn of pending[0]; data starts at 1, after the SYN
 
     def add(self, mapping: Mapping) -> None:
+        """Remember a mapping (duplicates and ones already consumed are ignored)."""
         end = mapping.end
         if (end is not None and end <= self.position) or mapping in self.mappings:
             return

@@ -38,6 +38,7 @@ class DataSender:
 
     @property
     def all_sent(self) -> bool:
+        """Every byte written so far has been given to a subflow and nothing awaits reinjection."""
         return self.next_new >= self.end and not self.reinject
 
     def rebase(self, snd_una: int) -> None:
@@ -45,6 +46,7 @@ class DataSender:
         self.snd_una = self.next_new = snd_una
 
     def write(self, data: bytes) -> None:
+        """Append application bytes to the stream."""
         self.buffer += data
 
     def on_data_ack(self, data_ack: int) -> bool:

@@ -52,9 +52,11 @@ class Path:
     heal_at: float | None = None
 
     def carries(self, segment: Segment) -> bool:
+        """Whether this path joins the segment's two addresses (either way)."""
         return {segment.src, segment.dst} == {self.client, self.server}
 
     def down(self, now: float) -> bool:
+        """Whether the path drops everything at ``now``."""
         return (
             self.fail_at is not None and now >= self.fail_at and (self.heal_at is None or now < self.heal_at)
         )
@@ -93,6 +95,7 @@ class Network:
     dropped: int = 0
 
     def send(self, segment: Segment, now: float) -> None:
+        """Put a segment on its path: lost, stripped, edited, duplicated or delayed as the path says."""
         self.sent += 1
         path = next((p for p in self.paths if p.carries(segment)), None)
         if path is None or path.down(now) or self.rng.random() < path.loss:
@@ -110,9 +113,11 @@ class Network:
             heapq.heappush(self.in_flight, (now + delay, next(self.counter), segment))
 
     def next_arrival(self) -> float | None:
+        """When the next segment in flight arrives, if any."""
         return self.in_flight[0][0] if self.in_flight else None
 
     def pop(self) -> Segment:
+        """The next segment to arrive."""
         return heapq.heappop(self.in_flight)[2]
 
 

@@ -91,6 +91,7 @@ class ConnectionState:
     join_requests: list[tuple[str, tuple[str, int]]] = field(default_factory=list)
 
     def random_int(self, size: int) -> int:
+        """A random integer of ``size`` bytes from the configured source."""
         return int.from_bytes(self.config.random(size), "big")
 
     def ephemeral_port(self) -> int:
@@ -104,10 +105,12 @@ class ConnectionState:
 
     @property
     def local_idsn(self) -> int:
+        """Our initial data sequence number, from our key (RFC 8684 §3.1)."""
         return key_idsn(self.local_key)
 
     @property
     def initial(self) -> Subflow | None:
+        """The first subflow (id 0), once there is one."""
         return self.subflows.get(0)
 
     def live(self) -> list[Subflow]:

@@ -92,10 +92,12 @@ class Chunk:
 
     @property
     def length(self) -> int:
+        """Sequence space taken: payload, plus one for a SYN or a FIN."""
         return len(self.data) + (1 if self.flags & 0x03 else 0)  # SYN and FIN take one sequence number
 
     @property
     def end(self) -> int:
+        """Sequence number after the chunk."""
         return self.seq + self.length
 
 
@@ -164,6 +166,7 @@ class Subflow:
 
     @property
     def queued_end(self) -> int:
+        """Sequence number after everything queued."""
         return self.chunks[-1].end if self.chunks else self.snd_nxt
 
     @property
@@ -201,6 +204,7 @@ class Subflow:
         return out
 
     def mark_sent(self, chunk: Chunk, now: float) -> None:
+        """Record a (re)transmission of ``chunk`` at ``now`` and arm the RTO if idle."""
         chunk.transmissions += 1
         chunk.lost = False
         chunk.sent_at = now

@@ -71,6 +71,7 @@ class TunDevice:
         return cls(fd, name)
 
     def read(self) -> list[bytes]:
+        """Every packet waiting on the device (non-blocking)."""
         packets: list[bytes] = []
         while True:
             try:
@@ -79,6 +80,7 @@ class TunDevice:
                 return packets
 
     def write(self, packet: bytes) -> None:
+        """Send one IP packet."""
         os.write(self.fd, packet)
 
     def wait(self, timeout: float) -> bool:
@@ -86,6 +88,7 @@ class TunDevice:
         return bool(select.select([self.fd], [], [], max(0.0, timeout))[0])
 
     def close(self) -> None:
+        """Close the descriptor (the device goes away with it)."""
         os.close(self.fd)
 
     def __enter__(self) -> TunDevice:
@@ -177,6 +180,7 @@ class PeerResult:
 
     @property
     def sha256(self) -> str:
+        """SHA-256 of the bytes received, hex."""
         return hashlib.sha256(self.received).hexdigest()
 
 
