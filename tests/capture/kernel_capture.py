@@ -43,9 +43,14 @@ if mode == "server":
         pass
     c.close()
 else:
+    import time
     s.connect((host, port))
     chunk = bytes(1 << 16)
-    sent = 0
+    sent = s.send(chunk[:1000])
+    # Wait (up to 5 s) for the path manager's join: MPTCP_INFO's first byte counts extra subflows.
+    deadline = time.monotonic() + 5
+    while s.getsockopt(284, 1, 64)[0] < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
     while sent < nbytes:
         sent += s.send(chunk[: min(len(chunk), nbytes - sent)])
     s.shutdown(socket.SHUT_WR)
