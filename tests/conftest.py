@@ -3,15 +3,19 @@
 Tests that need root, network namespaces, kernel MPTCP and tcpdump either carry the ``root`` marker
 (``pytestmark = pytest.mark.root``) or use the ``needs_root_netns`` fixture; both skip with the reason
 ``root_unavailable_reason()`` gives when any of those is missing, and run everywhere else.
-``trace_verdict`` judges a capture with the trace checker, skipping only while it is not written.
+``trace_verdict`` judges a capture with the trace checker.  ``public_traces.PUBLIC`` (importable from
+every test directory) is where the shared public captures are.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # test helpers shared by several directories
 
 from mptcpspec.conformance.stacks.expectations import verdict_problems
 from mptcpspec.conformance.stacks.linux import root_unavailable_reason
@@ -39,14 +43,5 @@ def needs_root_netns() -> None:
 
 @pytest.fixture
 def trace_verdict() -> Callable[[Path], list[str]]:
-    """``expectations.verdict_problems``; the test skips only while ``conformance.replay`` is missing."""
-
-    def judge(path: Path) -> list[str]:
-        try:
-            return verdict_problems(path)
-        except ModuleNotFoundError as exc:
-            if exc.name != "mptcpspec.conformance.replay":
-                raise
-            pytest.skip("mptcpspec.conformance.replay is not written yet")
-
-    return judge
+    """``expectations.verdict_problems``: the trace checker's violations on a capture, as sentences."""
+    return verdict_problems

@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 from crafted import observed
 from kernel_capture import kernel_capture, unavailable_reason
+from public_traces import PUBLIC
 
 from mptcpspec.capture import open_capture
 from mptcpspec.spec.options import MpJoinSyn
 
 FIXTURES = Path(__file__).parent / "fixtures"
 KERNEL_FIXTURE = FIXTURES / "kernel-mptcp-sll2.pcap"
-PUBLIC = Path(__file__).resolve().parents[3] / "shared" / "traces-public"
 
 # `tshark -r F -Y tcp | wc -l` for each public capture, computed once (tshark 4.x) and pinned here.
 PUBLIC_TCP_FRAMES = {

@@ -10,10 +10,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from public_traces import PUBLIC
 
 from mptcpspec.conformance.replay import validate_file
 
-PUBLIC = Path("/work/shared/traces-public")
 FILES = sorted(p for p in PUBLIC.glob("*.pcap*")) if PUBLIC.is_dir() else []
 
 EXPECTED: dict[str, dict[str, int]] = {
@@ -30,7 +30,7 @@ EXPECTED: dict[str, dict[str, int]] = {
 }
 
 
-@pytest.mark.skipif(not FILES, reason="no public captures in /work/shared/traces-public")
+@pytest.mark.skipif(not FILES, reason=f"no public captures in {PUBLIC}")
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
 def test_public_capture_violations_are_the_known_ones(path: Path) -> None:
     report = validate_file(path)

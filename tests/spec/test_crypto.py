@@ -8,11 +8,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
+from public_traces import PUBLIC
 
 from mptcpspec.capture import open_capture
 from mptcpspec.spec.crypto import (
@@ -34,7 +34,6 @@ HASHES = {0: hashlib.sha1, 1: hashlib.sha256}
 U64 = st.integers(0, 2**64 - 1)
 U32 = st.integers(0, 2**32 - 1)
 U16 = st.integers(0, 2**16 - 1)
-PUBLIC = Path("/work/shared/traces-public")
 
 
 def be(value: int, size: int) -> bytes:

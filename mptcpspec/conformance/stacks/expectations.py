@@ -258,8 +258,7 @@ def check(observation: Observation, must_show: MustShow) -> list[str]:
 
 
 def verdict_problems(path: Path) -> list[str]:
-    """The violations the trace checker reports on ``path``, as sentences (empty: none).  Raises
-    ``ModuleNotFoundError`` while ``mptcpspec.conformance.replay`` is not there."""
+    """The violations the trace checker reports on ``path``, as sentences (empty: none)."""
     from ..replay import validate_file  # late: the checker is optional for making captures
 
     report = validate_file(path)
