@@ -268,6 +268,85 @@ def _cmd_capture(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK if all(result.ok for result in results) else EXIT_VIOLATION
 
 
+# --- peer -----------------------------------------------------------------------------------------
+
+
+def _endpoint(text: str) -> tuple[str, int]:
+    """``ADDRESS:PORT`` (IPv6 in brackets: ``[2001:db8::1]:80``)."""
+    address, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"not ADDRESS:PORT: {text!r}")
+    return address.strip("[]"), int(port)
+
+
+def _cmd_peer(args: argparse.Namespace, out: TextIO) -> int:
+    from .reference.state import Config
+    from .reference.tun import open_in_netns, peer_connect, peer_listen
+
+    data = Path(args.send).read_bytes() if args.send else bytes(i % 251 for i in range(args.bytes))
+    config = Config(checksum=args.checksum)
+    addresses = [args.address, *(local for local, _ in args.join)]
+    with open_in_netns(args.netns, addresses, args.device) as device:
+        if args.role == "connect":
+            result = peer_connect(
+                device,
+                args.address,
+                args.to,
+                data,
+                config=config,
+                timeout=args.timeout,
+                joins=tuple(args.join),
+            )
+        else:
+            result = peer_listen(
+                device, data, config=config, timeout=args.timeout, announce=tuple(args.announce)
+            )
+    end = "reset" if result.reset else "closed" if result.closed else "still open at the timeout"
+    out.write(
+        f"sent {len(data)} bytes, received {len(result.received)} (sha256 {result.sha256}); "
+        f"{result.subflows} subflow(s); connection {end} after {result.seconds:.2f} s\n"
+    )
+    for finding in result.findings:
+        where = ",".join(map(str, finding.frames))
+        out.write(f"finding: {finding.rule.id} {finding.verdict.value} frames {where}: {finding.message}\n")
+    violated = any(f.is_violation for f in result.findings)
+    return EXIT_VIOLATION if violated or not result.closed else EXIT_OK
+
+
+def _join(text: str) -> tuple[str, str]:
+    local, sep, remote = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"not LOCAL=REMOTE: {text!r}")
+    return local, remote
+
+
+def _add_peer_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    peer = sub.add_parser(
+        "peer",
+        help="run the reference endpoint on a TUN device in a network namespace (root)",
+        description="The reference MPTCP endpoint on the wire: a TUN device in namespace NETNS owns the "
+        "given addresses (routed to it, owned by no other interface), and the kernel there is the peer.",
+    )
+    roles = peer.add_subparsers(dest="role", required=True, metavar="connect|listen")
+    connect = roles.add_parser("connect", help="connect to TO, send, read the answer, close")
+    connect.add_argument("--to", type=_endpoint, required=True, metavar="ADDRESS:PORT")
+    connect.add_argument("--join", type=_join, action="append", default=[], metavar="LOCAL=REMOTE",
+                         help="also open a subflow from LOCAL to REMOTE (repeatable)")  # fmt: skip
+    listen = roles.add_parser("listen", help="accept one connection, read it, answer, close")
+    listen.add_argument("--announce", action="append", default=[], metavar="ADDRESS",
+                        help="send ADD_ADDR for ADDRESS once connected (repeatable)")  # fmt: skip
+    listen.set_defaults(join=[])
+    for role in (connect, listen):
+        role.add_argument("--netns", required=True, help="the namespace of the kernel peer")
+        role.add_argument("--address", required=True, help="the endpoint's own address")
+        role.add_argument("--device", default="mpref0", help="TUN device name (default mpref0)")
+        role.add_argument("--bytes", type=int, default=100_000, help="how much to send (default 100000)")
+        role.add_argument("--send", metavar="FILE", help="send this file instead")
+        role.add_argument("--checksum", action="store_true", help="ask for DSS checksums")
+        role.add_argument("--timeout", type=float, default=30.0, help="seconds (default 30)")
+    peer.set_defaults(handler=_cmd_peer)
+
+
 # --- the parser -------------------------------------------------------------------------------------
 
 
@@ -312,6 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
     decode.set_defaults(handler=_cmd_decode)
 
     _add_crypto_parser(sub)
+    _add_peer_parser(sub)
 
     rules = sub.add_parser("rules", help="list the rule catalogue")
     rules.add_argument(
