@@ -357,7 +357,7 @@ class Inbound:
         if not handshake.add_addr_valid(option, state.local_key, state.remote_key):
             return
         state.dss_seen = True  # its HMAC proves the peer has our key, as a DSS would (§3.1)
-        state.pm.echoes.append((option.address_id, option.address, option.port))
+        state.pm.echo((option.address_id, option.address, option.port), self.now, sf.rto)
         if option.address_id in state.pm.remote:
             return
         state.pm.remote[option.address_id] = (option.address, option.port)

@@ -35,6 +35,7 @@ class PathManager:
     remote: dict[int, tuple[str, int | None]] = field(default_factory=dict)
     echoes: list[tuple[int, str, int | None]] = field(default_factory=list)
     withdrawn: set[str] = field(default_factory=set)
+    echoed_at: dict[tuple[int, str, int | None], float] = field(default_factory=dict)
 
     def set_initial(self, address: str) -> None:
         """The initial subflow's local address gets ID 0."""
@@ -64,6 +65,13 @@ class PathManager:
         """When an unechoed announcement is next due again, if any."""
         pending = [a.deadline for a in self.announcing.values() if a.tries < ANNOUNCE_TRIES]
         return min(pending, default=None)
+
+    def echo(self, announced: tuple[int, str, int | None], now: float, quiet: float) -> None:
+        """Queue the echo of an ADD_ADDR, unless we echoed it less than ``quiet`` seconds ago: a copy the
+        network duplicated needs no second echo (each is one more duplicate ACK), a resent one does."""
+        if now - self.echoed_at.get(announced, float("-inf")) >= quiet:
+            self.echoes.append(announced)
+            self.echoed_at[announced] = now
 
     def echoed(self, address_id: int) -> None:
         """The peer echoed our announcement: stop repeating it."""
