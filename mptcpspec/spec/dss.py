@@ -230,12 +230,14 @@ def _segment_data(
             diff = flow.stored_overlap(dsn, payload)
             if diff is not None:
                 at, first, again = diff
-                m.judge.breach(
-                    DSS_DATA_CONSISTENT,
-                    (seg.frame,),
-                    f"bytes at DSN {at:#x} sent again as {again[:8].hex()} (first sent as {first[:8].hex()})",
-                    sub.name,
+                message = (
+                    f"bytes at DSN {at:#x} sent again as {again[:8].hex()} (first sent as {first[:8].hex()})"
                 )
+                if mp.checksum is not None and m.conn.checksums:
+                    # A middlebox may have changed either copy: the mapping's checksum decides.
+                    sub.mismatch[h] = ((mp.ssn, mp.dsn, mp.length), seg.frame, message)
+                else:
+                    m.judge.breach(DSS_DATA_CONSISTENT, (seg.frame,), message, sub.name)
     if complete:
         flow.store(dsn, payload)
     if mp.checksum is not None and m.conn.checksums:
@@ -276,10 +278,12 @@ def _checksum(
     if len(acc) < data_len:
         return
     sub.csum[h] = None
+    mismatch, sub.mismatch[h] = sub.mismatch[h], None
     # Every copy of the mapping is judged: a receiver installs the first one it gets (RFC 8684 §3.3.1).
     for checksum, frame in sums.items():
         judge.checks += 1
         if not check_checksum(mp.dsn, mp.ssn, mp.length, bytes(acc), checksum):
+            m.data[h].forget(mp.dsn, (mp.dsn + data_len) & MASK64)
             carried = f" (the copy at frame {frame})" if frame != seg.frame else ""
             message = (
                 f"DSS checksum {checksum:#06x}{carried} does not match the {data_len} mapped bytes "
@@ -289,6 +293,8 @@ def _checksum(
                 ChecksumFailure(h, seg.frame, sub.name, message, (mp.dsn + data_len) & MASK64)
             )
             return
+    if mismatch is not None and mismatch[0] == key:  # the copy sent again is what its sender checksummed
+        judge.breach(DSS_DATA_CONSISTENT, (mismatch[1],), mismatch[2], sub.name)
 
 
 def on_data_ack(m: DataContext, seg: Segment, sub: Subflow, h: int, value: int, wide: bool) -> None:

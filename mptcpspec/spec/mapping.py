@@ -346,6 +346,18 @@ class DataDirection:
         while starts and starts[0] + len(self.chunk_data[0]) <= dsn:
             self._drop_first()
 
+    def forget(self, start: int, end: int) -> None:
+        """Drop stored payload overlapping [start, end): bytes a failed DSS checksum shows were changed
+        on the way, so later copies are not compared with them."""
+        keep = [
+            (d, c)
+            for d, c in zip(self.chunk_starts, self.chunk_data, strict=True)
+            if not start < d + len(c) or not d < end
+        ]
+        self.chunk_starts = [d for d, _ in keep]
+        self.chunk_data = [c for _, c in keep]
+        self.stored = sum(len(c) for c in self.chunk_data)
+
     def _drop_first(self) -> None:
         self.chunk_starts.pop(0)
         self.stored -= len(self.chunk_data.pop(0))

@@ -304,6 +304,7 @@ class Subflow:
         "mapping",
         "mapping_raw",
         "mappings",
+        "mismatch",
         "name",
         "nonces",
         "opener",
@@ -349,6 +350,9 @@ class Subflow:
         # per direction: the mapping being checksummed, its bytes so far, each checksum value its
         # copies carried with the first frame carrying it
         self.csum: list[tuple[tuple[int, int, int], bytearray, dict[int, int]] | None] = [None, None]
+        # per direction: data sent again with other bytes, under a checksummed mapping: (mapping, frame,
+        # message), judged when that mapping's checksum is (a failing checksum explains the difference)
+        self.mismatch: list[tuple[tuple[int, int, int], int, str] | None] = [None, None]
         self.mapping_raw: list[tuple[int, int | None, int, int | None, bool] | None] = [None, None]
         self.mapping: list[Mapping | None] = [None, None]
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from mptcpspec.conformance.conversation import Conversation
 from mptcpspec.conformance.replay import validate_segments
+from mptcpspec.spec.crypto import dss_checksum
+from mptcpspec.spec.options import Dss
 
 
 def _spanning(*, wrong_checksum: bool = False) -> Conversation:
@@ -27,3 +31,51 @@ def test_checksum_of_a_mapping_announced_once_covers_every_segment() -> None:
     report = validate_segments(conv.segments)
     violations = [(f.rule.id, f.frames[0]) for f in report.findings if f.is_violation]
     assert violations == [("dss.checksum", carriers[-1])]
+
+
+def _reinjected() -> tuple[Conversation, int, int]:
+    """Checksums on, A sends 1000 bytes on the first subflow, then re-sends them on a second one;
+    returns the conversation and the frames of the first and the second copy."""
+    conv = Conversation(seed=3, checksum=True)
+    conv.connect()
+    conv.join("A")
+    (first, *_) = conv.send("A", 1000, ack=False)
+    start = conv.data_range(first)
+    assert start is not None
+    (again, *_) = conv.reinject("A", start[0], 1000, subflow=1)
+    conv.close()
+    return conv, first, again
+
+
+def _changed(conv: Conversation, frame: int, *, checksummed: bool) -> Conversation:
+    """``frame`` with its first payload byte flipped, as a middlebox would (the DSS checksum kept) or as
+    its sender would (``checksummed``: the DSS checksum made to fit the new bytes)."""
+    seg = conv.segment(frame)
+    payload = bytes([seg.payload[0] ^ 0xFF]) + seg.payload[1:]
+    changed = conv.with_segment(frame, payload=payload)
+    if checksummed:
+        dss = next(o for o in seg.mptcp if isinstance(o, Dss))
+        assert dss.dsn is not None and dss.ssn is not None and dss.data_level_length is not None
+        checksum = dss_checksum(dss.dsn, dss.ssn, dss.data_level_length, payload)
+        changed = changed.with_option(frame, dataclasses.replace(dss, checksum=checksum))
+    return changed
+
+
+def _consistency(conv: Conversation) -> list[tuple[str, int]]:
+    report = validate_segments(conv.segments)
+    return [(f.rule.id, f.frames[0]) for f in report.findings if f.rule.id == "dss.data-consistent"]
+
+
+def test_a_copy_changed_on_the_way_is_left_to_the_checksum() -> None:
+    conv, first, again = _reinjected()
+    assert _consistency(conv) == []
+    for frame in (first, again):  # either copy changed by a middlebox: its checksum fails, no breach
+        changed = _changed(conv, frame, checksummed=False)
+        assert _consistency(changed) == []
+        checksum = [f for f in validate_segments(changed.segments).findings if f.rule.id == "dss.checksum"]
+        assert checksum, "the failing checksum is reported instead"
+
+
+def test_a_copy_its_sender_changed_breaks_data_consistency() -> None:
+    conv, _, again = _reinjected()
+    assert _consistency(_changed(conv, again, checksummed=True)) == [("dss.data-consistent", again)]
