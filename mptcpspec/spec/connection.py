@@ -387,7 +387,8 @@ class Connection:
         self.fallback_reason: str | None = None
         self.fallback_since = [0, 0]
         self.fastclose_frame = [0, 0]
-        self.fastclose_at: list[tuple[str, int] | None] = [None, None]  # (subflow, seq) of that segment
+        # (subflow, sequence number after it, whether it was a RST) of that segment
+        self.fastclose_at: list[tuple[str, int, bool] | None] = [None, None]
         self.fail_frame = [0, 0]  # first MP_FAIL each host sent on a segment without RST
         self.dss_sent = [0, 0]  # first frame each host sent a DSS
         self.synack_isn: int | None = None

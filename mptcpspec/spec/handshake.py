@@ -218,12 +218,18 @@ def _fastclose_data_after(m: Context, seg: Segment, sub: Subflow, h: int) -> Non
     if at[0] != sub.name or (seg.seq - at[1]) & 0xFFFFFFFF >= 0x80000000:
         return
     m.judge.checks += 1
-    m.judge.breach(
-        FASTCLOSE_DATA_AFTER,
-        (seg.frame, since),
-        f"{HOSTS[h]} sends {seg.payload_len} bytes of data after its MP_FASTCLOSE at frame {since}",
-        sub.name,
-    )
+    message = f"{HOSTS[h]} sends {seg.payload_len} bytes of data after its MP_FASTCLOSE at frame {since}"
+    if at[2]:
+        # A RST's sequence number may lie below data already handed to the link (Linux uses the end
+        # of the peer's window there), so a segment queued before the RST can reach the wire after it.
+        m.judge.undetermined(
+            FASTCLOSE_DATA_AFTER,
+            (seg.frame, since),
+            f"{message}, which carried a RST: the data may have been queued before it",
+            sub.name,
+        )
+        return
+    m.judge.breach(FASTCLOSE_DATA_AFTER, (seg.frame, since), message, sub.name)
 
 
 CAPABLE_CHECKS: dict[str, Check] = {

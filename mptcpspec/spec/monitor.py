@@ -313,7 +313,7 @@ class ConnectionMonitor:
             conn.infinite_subflow[h] = sub.name
         elif event is ConnEvent.FASTCLOSE and not conn.fastclose_frame[h]:
             conn.fastclose_frame[h] = seg.frame
-            conn.fastclose_at[h] = (sub.name, (seg.seq + seg.payload_len) & 0xFFFFFFFF)
+            conn.fastclose_at[h] = (sub.name, (seg.seq + seg.payload_len) & 0xFFFFFFFF, bool(seg.flags & RST))
         if transition.next is not before:
             conn.phase = transition.next
             conn.quiet = transition.next in QUIET_PHASES

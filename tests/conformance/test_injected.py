@@ -341,6 +341,13 @@ def _without(kind: type) -> Edit:
     return edit
 
 
+def _data_after_fastclose_on_ack(segments: list[Segment]) -> int:
+    """The same, with the MP_FASTCLOSE on an ACK (RFC 8684 §3.5's first form) instead of Linux's RST."""
+    index, _ = _find(segments, MpFastclose)
+    segments[index] = dataclasses.replace(segments[index], flags=ACK)
+    return _data_after_fastclose(segments)
+
+
 def _data_after_fastclose(segments: list[Segment]) -> int:
     """100 bytes of new data from the host that just sent MP_FASTCLOSE, mapped at its first DSN."""
     index, _ = _find(segments, MpFastclose)
@@ -404,7 +411,9 @@ CAUGHT = [
     ),
     Injection("add-addr-reserved", "add-addr.pcap", _fields(AddAddr, reserved=1), "add-addr.reserved-flags"),
     Injection("fastclose-key", "fastclose.pcap", _flip(MpFastclose, "receiver_key", 2), "fastclose.key"),
-    Injection("data-after-fastclose", "fastclose.pcap", _data_after_fastclose, "fastclose.data-after"),
+    Injection(
+        "data-after-fastclose-on-ack", "fastclose.pcap", _data_after_fastclose_on_ack, "fastclose.data-after"
+    ),
     Injection(
         "tcprst-reason", "fastclose.pcap", _fields(MpTcpRst, reason=0x7F), "tcprst.reason", strict=True
     ),
@@ -503,6 +512,15 @@ CAUGHT = [
 ]
 
 MISSED = [
+    pytest.param(
+        Injection("data-after-fastclose", "fastclose.pcap", _data_after_fastclose, "fastclose.data-after"),
+        marks=pytest.mark.xfail(
+            strict=True,
+            reason="undetermined by design: after a RST carrying MP_FASTCLOSE, data can still reach the "
+            "wire from a queue (seen from Linux under load), and a RST's sequence number does not bound it",
+        ),
+        id="data-after-fastclose",
+    ),
     pytest.param(
         Injection("checksum-before-mp-fail", "mp-fail.pcap", _checksum_wrong(slice(None)), "dss.checksum"),
         marks=pytest.mark.xfail(
