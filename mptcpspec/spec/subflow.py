@@ -18,7 +18,7 @@ import hmac
 from dataclasses import dataclass
 
 from . import crypto
-from .options import MpJoinAck, MpJoinSyn, MpJoinSynAck
+from .options import MpJoinSyn, MpJoinSynAck
 from .rules import Level, Rule
 from .segment import ACK, FIN, RST, SYN, Segment
 
@@ -384,11 +384,3 @@ class Subflow:
         self.bytes[d] += seg.payload_len
         self.packets += 1
         self.last_frame = seg.frame
-
-
-def join_options(seg: Segment) -> MpJoinSyn | MpJoinSynAck | MpJoinAck | None:
-    """The MP_JOIN option of ``seg`` (any of its three forms), if it has one."""
-    for option in seg.mptcp:
-        if isinstance(option, MpJoinSyn | MpJoinSynAck | MpJoinAck):
-            return option
-    return None
