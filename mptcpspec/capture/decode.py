@@ -26,6 +26,7 @@ _TCP_PROTO = 6
 _IPV6_EXTENSIONS = frozenset({0, 43, 60})  # hop-by-hop, routing, destination options: (len + 1) * 8
 _IPV6_FRAGMENT, _IPV6_AH = 44, 51
 _MAX_NAMES = 1 << 16
+_MAX_HELD_SYNS = 4096  # plain SYNs of flows not (yet) seen to be MPTCP
 
 _Ip = tuple[int, int, int, bytes, bytes]
 """(IP version, offset of the TCP header, end of the IP payload, raw source and destination address)."""
@@ -36,6 +37,9 @@ class PacketDecoder:
 
     With ``mptcp_only`` it keeps the set of flows (both directions) in which an MPTCP option has been
     seen and drops every other segment before building it; a flow counts from its first MPTCP option.
+    The last plain SYN of each flow is held back (a bounded number of them), and when the answer to it
+    carries an MPTCP option the SYN comes out first (``take_held``): an MP_CAPABLE SYN/ACK to a SYN that
+    offered no MPTCP is a finding the checker must be able to see.
     ``non_tcp`` counts packets dropped because they carry no TCP.
     """
 
@@ -43,6 +47,8 @@ class PacketDecoder:
         self.notes = notes
         self.mptcp_only = mptcp_only
         self.mptcp_flows: set[tuple[bytes, int, bytes, int]] = set()
+        self._plain_syns: dict[tuple[bytes, int, bytes, int], tuple[int, float, bytes, int]] = {}
+        self._held: Segment | None = None
         self.non_tcp = 0
         self._names: dict[bytes, str] = {}
 
@@ -80,13 +86,32 @@ class PacketDecoder:
             flow = (src, sport, dst, dport)
             if flow not in self.mptcp_flows:
                 if not (mptcp or errors):
+                    if flags & 0x12 == 0x02:  # a plain SYN: held back until its answer is seen
+                        self._hold_syn(flow, (frame, time, data, off))
                     return None
                 self.mptcp_flows.update((flow, (dst, dport, src, sport)))
+                syn = self._plain_syns.pop((dst, dport, src, sport), None)
+                if syn is not None and flags & 0x12 == 0x12:
+                    self.mptcp_only = False  # decode the held SYN as it was, then go on filtering
+                    self._held = self.decode(*syn)
+                    self.mptcp_only = True
         names = self._names
         src_name = names.get(src) or self._name(src)
         dst_name = names.get(dst) or self._name(dst)
         return Segment(frame, time, version, src_name, dst_name, sport, dport, seq, ack, flags, window,
                        end - at - header, data[at + header : end], options, mptcp, errors)  # fmt: skip
+
+    def take_held(self) -> Segment | None:
+        """The plain SYN to yield before the segment just decoded, if its answer made the flow MPTCP."""
+        held, self._held = self._held, None
+        return held
+
+    def _hold_syn(self, flow: tuple[bytes, int, bytes, int], packet: tuple[int, float, bytes, int]) -> None:
+        syns = self._plain_syns
+        if len(syns) >= _MAX_HELD_SYNS:
+            del syns[next(iter(syns))]
+        syns.pop(flow, None)
+        syns[flow] = packet
 
     def _ip(self, frame: int, data: bytes, off: int) -> _Ip | None:
         """Any IP header (the general path): IPv4 with options or fragments, IPv6, or not IP at all."""

@@ -167,6 +167,9 @@ class CaptureReader:
                     continue
                 segment = decode(frame, ts_ns / 1e9, data, off)
                 if segment is not None:
+                    held = decoder.take_held()
+                    if held is not None:
+                        yield held
                     yield segment
         finally:
             self.packets, self.non_tcp = max(self.packets, frame), decoder.non_tcp

@@ -17,6 +17,8 @@ from crafted import T0, as_records, conversation, expected, ipv4_with_options, o
 
 from mptcpspec.capture import CaptureError, NoteKind, open_capture
 from mptcpspec.capture.writer import LINKTYPES, frame_packet, ip_packet, write_pcap, write_pcapng
+from mptcpspec.spec.options import MpCapable
+from mptcpspec.spec.segment import ACK, SYN, Segment
 
 CONVERSATION = conversation(4) + conversation(6)
 
@@ -387,3 +389,16 @@ def test_packets_counts_blocks_dropped_as_garbage(tmp_path: Path) -> None:
     reader = open_capture(tmp_path / "p.pcapng")
     assert [s.frame for s in reader.segments()] == [1]
     assert (reader.packets, [(n.frame, n.kind) for n in reader.notes]) == (2, [(2, NoteKind.GARBAGE_RECORD)])
+
+
+def test_plain_syn_answered_with_mptcp_comes_out_before_its_answer(tmp_path: Path) -> None:
+    """With mptcp_only, a SYN without MPTCP whose SYN/ACK carries MP_CAPABLE is still yielded (first)."""
+    plain_syn = Segment(1, T0, 4, "10.0.0.1", "10.0.0.2", 40000, 80, 100, 0, SYN, 1000, 0)
+    other_syn = replace(plain_syn, frame=2, sport=40001)  # never answered with MPTCP
+    capable = (MpCapable(1, 0x01, sender_key=7),)
+    synack = Segment(3, T0 + 0.001, 4, "10.0.0.2", "10.0.0.1", 80, 40000, 500, 101, SYN | ACK, 1000, 0,
+                     mptcp=capable)  # fmt: skip
+    path = tmp_path / "unsolicited.pcap"
+    write_pcap(path, [plain_syn, other_syn, synack])
+    frames = [s.frame for s in open_capture(path).segments(mptcp_only=True)]
+    assert frames == [1, 3]

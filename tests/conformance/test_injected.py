@@ -508,6 +508,7 @@ CAUGHT = [
     Injection("join-synack-without-option", "join.pcap", _without(MpJoinSynAck), "join.synack-option"),
     Injection("join-c-flag", "join.pcap", _c_flag_then_join, "join.c-flag"),
     Injection("port-reused", "single-fin.pcap", _port_reused(0), "handshake.extensibility-flag"),
+    Injection("synack-unsolicited", "single-fin.pcap", _option_removed_from_syn, "handshake.unsolicited"),
     Injection("port-reused-later", "single-fin.pcap", _port_reused(14), "handshake.extensibility-flag"),
 ]
 
@@ -564,15 +565,6 @@ MISSED = [
             "back 2^31 lower, cannot acknowledge data that was sent, even on subflows the capture missed",
         ),
         id="data-ack-beyond-window",
-    ),
-    pytest.param(
-        Injection("synack-unsolicited", "single-fin.pcap", _option_removed_from_syn, "handshake.unsolicited"),
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="validate_file reads with mptcp_only=True, which drops the plain SYN before its flow "
-            "shows an option; validate_segments on the same segments catches it",
-        ),
-        id="synack-unsolicited",
     ),
     pytest.param(
         Injection("resent-cut-other-bytes", "loss.pcap", _resent_cut_with_other_bytes, "dss.data-consistent"),
