@@ -99,9 +99,20 @@ class TunDevice:
 
     def read(self, timeout: float) -> bytes | None:
         """The next IP packet the namespace routed out of this interface, or ``None`` after ``timeout`` s."""
-        if not select.select([self.fd], [], [], max(timeout, 0.0))[0]:
+        if not self.wait(timeout):
             return None
         return os.read(self.fd, _MTU)
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for a packet; True when one can be read."""
+        return bool(select.select([self.fd], [], [], max(timeout, 0.0))[0])
+
+    def read_waiting(self) -> list[bytes]:
+        """Every packet that can be read now, without waiting."""
+        packets = []
+        while (packet := self.read(0.0)) is not None:
+            packets.append(packet)
+        return packets
 
     def close(self) -> None:
         """Close the descriptor; the kernel deletes the interface with it."""

@@ -17,28 +17,23 @@ connection that sends a byte string, reads the peer's, closes, and reports what 
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
-import os
-import select
-import struct
 import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from ..capture.tun import TunDevice, packet_to_segment, segment_to_packet
 from ..spec.rules import Finding
 from . import events as ev
 from .endpoint import Endpoint, Observer
 from .state import Config, Role
-from .wire import decode_packet, encode_packet
 
 __all__ = [
     "PeerResult",
     "Script",
     "TunDevice",
     "drive",
-    "move_to_netns",
     "open_in_netns",
     "peer_connect",
     "peer_listen",
@@ -46,65 +41,9 @@ __all__ = [
 
 Script = Callable[[Endpoint, ev.Event, "PeerResult"], None]
 
-TUNSETIFF = 0x400454CA
-IFF_TUN = 0x0001
-IFF_NO_PI = 0x1000
-MTU = 1500
-
-
-class TunDevice:
-    """An open TUN device: ``read`` returns the packets waiting, ``write`` sends one."""
-
-    def __init__(self, fd: int, name: str) -> None:
-        self.fd = fd
-        self.name = name
-
-    @classmethod
-    def create(cls, name: str) -> TunDevice:
-        """Create (or attach to) TUN device ``name`` in the current network namespace."""
-        fd = os.open("/dev/net/tun", os.O_RDWR | os.O_NONBLOCK)
-        try:
-            fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH22x", name.encode(), IFF_TUN | IFF_NO_PI))
-        except OSError:
-            os.close(fd)
-            raise
-        return cls(fd, name)
-
-    def read(self) -> list[bytes]:
-        """Every packet waiting on the device (non-blocking)."""
-        packets: list[bytes] = []
-        while True:
-            try:
-                packets.append(os.read(self.fd, 65535))
-            except BlockingIOError:
-                return packets
-
-    def write(self, packet: bytes) -> None:
-        """Send one IP packet."""
-        os.write(self.fd, packet)
-
-    def wait(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` seconds for a packet; True when one is readable."""
-        return bool(select.select([self.fd], [], [], max(0.0, timeout))[0])
-
-    def close(self) -> None:
-        """Close the descriptor (the device goes away with it)."""
-        os.close(self.fd)
-
-    def __enter__(self) -> TunDevice:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
 
 def _ip(*args: str) -> None:
     subprocess.run(["ip", *args], check=True, capture_output=True)
-
-
-def move_to_netns(device: TunDevice, netns: str) -> None:
-    """Move the device into network namespace ``netns`` (the open descriptor keeps working)."""
-    _ip("link", "set", device.name, "netns", netns)
 
 
 def open_in_netns(netns: str, addresses: Sequence[str], name: str = "mpref0") -> TunDevice:
@@ -113,9 +52,8 @@ def open_in_netns(netns: str, addresses: Sequence[str], name: str = "mpref0") ->
     The addresses become the endpoint's: they are owned by no interface, so the kernel in ``netns``
     forwards their packets to the device instead of answering them (it must forward: ip_forward=1).
     """
-    device = TunDevice.create(name)
+    device = TunDevice.open(name, netns=netns)
     try:
-        move_to_netns(device, netns)
         _ip("-n", netns, "link", "set", name, "up")
         for address in addresses:
             _ip("-n", netns, "route", "add", f"{address}/32", "dev", name)
@@ -141,19 +79,19 @@ def drive(
     while True:
         now = time.monotonic()
         for segment in endpoint.segments_to_send(now):
-            device.write(encode_packet(segment))
+            device.write(segment_to_packet(segment))
         while (event := endpoint.next_event()) is not None:
             on_event(event, now)
         if until(now) or now - start > timeout:
             for segment in endpoint.segments_to_send(now):  # what the last events queued (a fast close)
-                device.write(encode_packet(segment))
+                device.write(segment_to_packet(segment))
             return now - start
         timer = endpoint.get_timer()
         wait = 0.05 if timer is None else min(0.05, timer - now)
         if device.wait(wait):
             now = time.monotonic()
-            for packet in device.read():
-                incoming = decode_packet(packet, now)
+            for packet in device.read_waiting():
+                incoming = packet_to_segment(packet, 0, now)
                 if incoming is not None:
                     endpoint.receive(incoming, now)
         now = time.monotonic()

@@ -1,4 +1,5 @@
-"""IPv4 and IPv6 packets and TCP options of the reference endpoint, checked against dpkt's reading of them."""
+"""Packets for TUN drivers (``mptcpspec.capture.tun``) and the reference endpoint's TCP options, checked
+against dpkt's reading of them."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import dpkt
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mptcpspec.reference.wire import decode_packet, encode_packet, peer_mss, peer_wscale, tcp_options
+from mptcpspec.capture.tun import packet_to_segment, segment_to_packet
+from mptcpspec.reference.wire import peer_mss, peer_wscale, tcp_options
 from mptcpspec.spec.options import Dss, MpCapable
 from mptcpspec.spec.segment import ACK, PSH, SYN, Segment
 
@@ -36,7 +38,7 @@ def test_encode_decode_round_trip_with_valid_checksums(
     segment = Segment(
         0, 0.0, version, *addresses, 40000, 8080, seq, 12345, flags, 4000, len(payload), payload, raw, options
     )
-    packet = encode_packet(segment)
+    packet = segment_to_packet(segment)
     ip = dpkt.ip.IP(packet) if version == 4 else dpkt.ip6.IP6(packet)
     tcp = ip.data
     assert bytes(tcp.data) == payload and tcp.seq == seq and tcp.opts == raw
@@ -48,7 +50,7 @@ def test_encode_decode_round_trip_with_valid_checksums(
         assert (repacked.sum, repacked.data.sum) == sums
     else:
         assert dpkt.ip6.IP6(bytes(ip)).data.sum == sums[0]
-    assert decode_packet(packet, 0.0) == segment
+    assert packet_to_segment(packet, 0, 0.0) == segment
 
 
 def test_syn_options_carry_mss_and_window_scale() -> None:
@@ -59,5 +61,5 @@ def test_syn_options_carry_mss_and_window_scale() -> None:
 
 def test_non_tcp_packets_are_not_segments() -> None:
     udp = dpkt.ip.IP(src=b"\x0a\0\0\x01", dst=b"\x0a\0\0\x02", p=17, data=dpkt.udp.UDP(data=b"x"))
-    assert decode_packet(bytes(udp), 0.0) is None
-    assert decode_packet(b"\x60" + bytes(39), 0.0) is None  # IPv6 with next header 0 (hop-by-hop)
+    assert packet_to_segment(bytes(udp), 0, 0.0) is None
+    assert packet_to_segment(b"\x60" + bytes(39), 0, 0.0) is None  # IPv6, hop-by-hop header cut
