@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from .context import HOSTS, Context
-from .mapping import DSS_CHECKSUM
+from .mapping import DSS_CHECKSUM, MASK64
 from .segment import Segment
 
 __all__ = ["ChecksumFailure", "FailureContext", "answer_checksum_failure", "unanswered_checksum"]
@@ -60,7 +60,9 @@ def unanswered_checksum(m: FailureContext, failure: ChecksumFailure) -> None:
     m.judge.checks += 1
     conn, receiver = m.conn, 1 - failure.host
     name = HOSTS[receiver]
-    replied = bool(conn.fail_frame[failure.host])  # the sender's MP_FAIL answers one from the receiver
+    # The sender's MP_FAIL answers one from the receiver that the capture may have missed (a seen one
+    # would have explained this failure already, unless it named a later DSN).
+    replied = bool(conn.fail_frame[failure.host]) and not conn.fail_frame[receiver]
     if failure.accepted and not replied:
         m.judge.breach(
             DSS_CHECKSUM,
@@ -88,11 +90,18 @@ def unanswered_checksum(m: FailureContext, failure: ChecksumFailure) -> None:
     )
 
 
-def answer_checksum_failure(m: FailureContext, seg: Segment, h: int, how: str) -> None:
-    """Host ``h`` sent MP_FAIL or a RST: the checksum failures of the other host's data are explained."""
+def answer_checksum_failure(
+    m: FailureContext, seg: Segment, h: int, how: str, fail_dsn: int | None = None
+) -> None:
+    """Host ``h`` sent MP_FAIL or a RST: the checksum failures of the other host's data are explained.
+
+    An MP_FAIL names a DSN and makes its receiver discard the data from there on (RFC 8684 §3.7): it
+    explains only the failures of mappings that reach beyond that DSN.
+    """
     kept = []
     for failure in m.checksum_failures:
-        if failure.host == 1 - h:
+        reaches = fail_dsn is None or 0 < (failure.end - fail_dsn) & MASK64 < 1 << 63
+        if failure.host == 1 - h and reaches:
             m.judge.note(
                 DSS_CHECKSUM,
                 (failure.frame, seg.frame),

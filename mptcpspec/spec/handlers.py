@@ -127,7 +127,7 @@ def on_fail(m: MonitorView, seg: Segment, sub: Subflow, h: int, opt: MpFail) -> 
     if not seg.flags & RST and not m.conn.fail_frame[h]:
         m.conn.fail_frame[h] = seg.frame
     if m.checksum_failures:
-        answer_checksum_failure(m, seg, h, "MP_FAIL")
+        answer_checksum_failure(m, seg, h, "MP_FAIL", opt.dsn)
 
 
 def on_fastclose(m: MonitorView, seg: Segment, sub: Subflow, h: int, opt: MpFastclose) -> None:

@@ -480,6 +480,7 @@ CAUGHT = [
     ),
     Injection("checksum-every-copy", "checksum.pcap", _checksum_wrong(slice(None)), "dss.checksum"),
     Injection("checksum-first-copy", "checksum.pcap", _checksum_wrong(slice(0, 1)), "dss.checksum"),
+    Injection("checksum-before-mp-fail", "mp-fail.pcap", _checksum_wrong(slice(None)), "dss.checksum"),
     Injection("resent-other-bytes", "checksum.pcap", _resent_with_other_bytes, "dss.data-consistent"),
     Injection(
         "data-fin-bare-ssn",
@@ -521,15 +522,6 @@ MISSED = [
             "wire from a queue (seen from Linux under load), and a RST's sequence number does not bound it",
         ),
         id="data-after-fastclose",
-    ),
-    pytest.param(
-        Injection("checksum-before-mp-fail", "mp-fail.pcap", _checksum_wrong(slice(None)), "dss.checksum"),
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="a wrong checksum on an early mapping that B DATA_ACKed is 'answered' by B's MP_FAIL 116 "
-            "frames later, although that MP_FAIL names the DSN of another mapping (RFC 8684 §3.7)",
-        ),
-        id="checksum-before-mp-fail",
     ),
     pytest.param(
         Injection(
