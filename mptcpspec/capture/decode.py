@@ -47,7 +47,7 @@ class PacketDecoder:
         self.notes = notes
         self.mptcp_only = mptcp_only
         self.mptcp_flows: set[tuple[bytes, int, bytes, int]] = set()
-        self._plain_syns: dict[tuple[bytes, int, bytes, int], tuple[int, float, bytes, int]] = {}
+        self._plain_syns: dict[tuple[bytes, int, bytes, int], Segment] = {}
         self._held: Segment | None = None
         self.non_tcp = 0
         self._names: dict[bytes, str] = {}
@@ -82,36 +82,40 @@ class PacketDecoder:
         errors: tuple[OptionError, ...] = ()
         if MPTCP_KIND in options:  # int membership: a cheap pre-check before the real scan
             mptcp, errors = scan_tcp_options(options)
+        held = False
         if self.mptcp_only:
             flow = (src, sport, dst, dport)
             if flow not in self.mptcp_flows:
                 if not (mptcp or errors):
-                    if flags & 0x12 == 0x02:  # a plain SYN: held back until its answer is seen
-                        self._hold_syn(flow, (frame, time, data, off))
-                    return None
-                self.mptcp_flows.update((flow, (dst, dport, src, sport)))
-                syn = self._plain_syns.pop((dst, dport, src, sport), None)
-                if syn is not None and flags & 0x12 == 0x12:
-                    self.mptcp_only = False  # decode the held SYN as it was, then go on filtering
-                    self._held = self.decode(*syn)
-                    self.mptcp_only = True
+                    if flags & 0x12 != 0x02:
+                        return None
+                    held = True  # a plain SYN: built, but held back until its answer is seen
+                else:
+                    self.mptcp_flows.update((flow, (dst, dport, src, sport)))
+                    syn = self._plain_syns.pop((dst, dport, src, sport), None)
+                    if flags & 0x12 == 0x12:
+                        self._held = syn
         names = self._names
         src_name = names.get(src) or self._name(src)
         dst_name = names.get(dst) or self._name(dst)
-        return Segment(frame, time, version, src_name, dst_name, sport, dport, seq, ack, flags, window,
-                       end - at - header, data[at + header : end], options, mptcp, errors)  # fmt: skip
+        segment = Segment(frame, time, version, src_name, dst_name, sport, dport, seq, ack, flags, window,
+                          end - at - header, data[at + header : end], options, mptcp, errors)  # fmt: skip
+        if held:
+            self._hold_syn((src, sport, dst, dport), segment)
+            return None
+        return segment
 
     def take_held(self) -> Segment | None:
         """The plain SYN to yield before the segment just decoded, if its answer made the flow MPTCP."""
         held, self._held = self._held, None
         return held
 
-    def _hold_syn(self, flow: tuple[bytes, int, bytes, int], packet: tuple[int, float, bytes, int]) -> None:
+    def _hold_syn(self, flow: tuple[bytes, int, bytes, int], syn: Segment) -> None:
         syns = self._plain_syns
         if len(syns) >= _MAX_HELD_SYNS:
             del syns[next(iter(syns))]
         syns.pop(flow, None)
-        syns[flow] = packet
+        syns[flow] = syn
 
     def _ip(self, frame: int, data: bytes, off: int) -> _Ip | None:
         """Any IP header (the general path): IPv4 with options or fragments, IPv6, or not IP at all."""
