@@ -14,7 +14,9 @@ DATA_ACK advance: the trace (``--trace``) and the sequence graphs are built from
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import enum
+from collections.abc import Callable, Mapping
+from typing import Protocol, TypeVar
 
 from . import dss
 from .checksums import ChecksumFailure, answer_checksum_failure, unanswered_checksum
@@ -53,6 +55,16 @@ OPTIONS_MALFORMED = Rule(
     "Every MPTCP option has a length and layout defined for its subtype.",
 )
 RULES = (OPTIONS_MALFORMED,)
+
+
+class _Transition(Protocol):
+    @property
+    def rules(self) -> tuple[str, ...]: ...
+
+
+_S = TypeVar("_S", bound=enum.Enum)
+_E = TypeVar("_E", bound=enum.Enum)
+_T = TypeVar("_T", bound=_Transition)
 
 
 CHECKS: dict[str, Check | Callable[[MonitorView, Segment, Subflow, int], None]] = {
@@ -287,17 +299,9 @@ class ConnectionMonitor:
     def _phase(self, event: ConnEvent, seg: Segment, sub: Subflow, h: int) -> None:
         conn = self.conn
         before = conn.phase
-        transition = PHASE_TRANSITIONS.get((before, event))
+        transition = self._transition(PHASE_TRANSITIONS, "connection in phase", before, event, seg, sub, h)
         if transition is None:
-            self.judge.undetermined(
-                SUBFLOW_STATE,
-                (seg.frame,),
-                f"connection in phase {before.value} does not expect a {event.value} segment from {HOSTS[h]}",
-                sub.name,
-            )
             return
-        for rule_id in transition.rules:
-            CHECKS[rule_id](self, seg, sub, h)
         if event is ConnEvent.PLAIN_SYN_ACK:
             conn.synack_kinds.add(False)
             if before is not ConnPhase.FALLBACK and not conn.fallback_since[1]:
@@ -322,6 +326,31 @@ class ConnectionMonitor:
                     seg.frame, sub.name, h, "connection", event.value, before.value, transition.next.value
                 )
 
+    def _transition(
+        self,
+        table: Mapping[tuple[_S, _E], _T],
+        where: str,
+        state: _S,
+        event: _E,
+        seg: Segment,
+        sub: Subflow,
+        h: int,
+    ) -> _T | None:
+        """The table's transition for (state, event) after running the checks it names; for a pair the
+        table lacks, an undetermined ``subflow.state`` finding and None (DESIGN: never an exception)."""
+        transition = table.get((state, event))
+        if transition is None:
+            self.judge.undetermined(
+                SUBFLOW_STATE,
+                (seg.frame,),
+                f"{where} {state.value} does not expect a {event.value} segment from {HOSTS[h]}",
+                sub.name,
+            )
+            return None
+        for rule_id in transition.rules:
+            CHECKS[rule_id](self, seg, sub, h)
+        return transition
+
     def _fallback_knowledge(self, seg: Segment, h: int) -> None:
         """A provably knows of B's fallback once it acknowledges a SYN/ACK that had no MP_CAPABLE."""
         conn = self.conn
@@ -333,17 +362,9 @@ class ConnectionMonitor:
     def _subflow_step(self, seg: Segment, sub: Subflow, h: int) -> None:
         event = classify(seg.flags, h == sub.opener)
         before = sub.state
-        transition = SUBFLOW_TRANSITIONS.get((before, event))
+        transition = self._transition(SUBFLOW_TRANSITIONS, "subflow in state", before, event, seg, sub, h)
         if transition is None:
-            self.judge.undetermined(
-                SUBFLOW_STATE,
-                (seg.frame,),
-                f"subflow in state {before.value} does not expect a {event.value} segment from {HOSTS[h]}",
-                sub.name,
-            )
             return
-        for rule_id in transition.rules:
-            CHECKS[rule_id](self, seg, sub, h)
         if event is SubflowEvent.SYN:
             sub.syn_seen = True
             sub.isn[h] = seg.seq
