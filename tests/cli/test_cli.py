@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
+from violations import checksum_violation
 
 from mptcpspec import __version__
 from mptcpspec.cli import main
@@ -92,22 +93,10 @@ def test_decode_shows_every_option_of_the_add_addr_capture() -> None:
     assert add_addr["address"] == "10.233.2.2" and add_addr["address_id"] == 2
 
 
-def _checksum_violation(path: Path) -> Path:
-    from mptcpspec.conformance.conversation import Conversation
-
-    conv = Conversation(seed=5, checksum=True)
-    conv.connect()
-    conv.send("A", 1400)
-    conv.send("A", 1400, wrong_checksum=True)
-    conv.close()
-    conv.write(str(path))
-    return path
-
-
 def test_validate_exit_status_follows_the_verdict(tmp_path: Path) -> None:
     status, out = run("validate", str(TRACES / "join.pcap"))
     assert status == 0 and "0 violations" in out
-    status, out = run("validate", "--format", "json", str(_checksum_violation(tmp_path / "bad.pcap")))
+    status, out = run("validate", "--format", "json", str(checksum_violation(tmp_path / "bad.pcap", seed=5)))
     document = json.loads(out)
     assert status == 1
     assert [f["rule"] for f in document["files"][0]["findings"] if f["verdict"] == "violation"] == [
@@ -116,7 +105,7 @@ def test_validate_exit_status_follows_the_verdict(tmp_path: Path) -> None:
 
 
 def test_validate_rules_selection_drops_the_rule(tmp_path: Path) -> None:
-    bad = str(_checksum_violation(tmp_path / "bad.pcap"))
+    bad = str(checksum_violation(tmp_path / "bad.pcap", seed=5))
     assert run("validate", "--rules=-dss.checksum", bad)[0] == 0
     assert run("validate", "--rules", "dss.*", bad)[0] == 1
 

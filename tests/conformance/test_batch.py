@@ -10,6 +10,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from violations import checksum_violation
 
 from mptcpspec.conformance import batch
 from mptcpspec.conformance.batch import BatchError, OutputOptions, expand_inputs, run_validate, validate_many
@@ -32,17 +33,6 @@ def clean(path: Path, seed: int) -> Path:
     return path
 
 
-def broken(path: Path) -> Path:
-    """A connection with DSS checksums on whose second data segment carries a wrong checksum."""
-    conv = Conversation(seed=11, checksum=True)
-    conv.connect()
-    conv.send("A", 1400)
-    conv.send("A", 1400, wrong_checksum=True)
-    conv.close()
-    conv.write(str(path))
-    return path
-
-
 @pytest.fixture
 def archive(tmp_path: Path) -> Path:
     """archive/{b.pcap, sub/a.pcap, sub/deeper/c.pcapng-as-pcap, notes.txt, bad.pcap (a checksum error)}."""
@@ -50,7 +40,7 @@ def archive(tmp_path: Path) -> Path:
     clean(root / "b.pcap", 1)
     clean(root / "sub" / "a.pcap", 2)
     clean(root / "sub" / "deeper" / "c.cap", 3)
-    broken(root / "bad.pcap")
+    checksum_violation(root / "bad.pcap")
     (root / "notes.txt").write_text("not a capture\n")
     return root
 
