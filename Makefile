@@ -6,7 +6,8 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: install system-deps demo test lint typecheck clean
 
-$(STAMP): pyproject.toml
+# The editable install also compiles the reader's C fast path in place: rebuild when it changes.
+$(STAMP): pyproject.toml mptcpspec/capture/_speedups.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -e '.[test,plot,dask]'
 	touch $(STAMP)
@@ -33,4 +34,4 @@ test: system-deps lint typecheck
 	$(BIN)/pytest -q
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache mptcpspec/capture/_speedups.*.so

@@ -8,6 +8,7 @@ cut by the snapshot length keeps its true length and a shorter ``payload``.
 
 from __future__ import annotations
 
+import os
 import socket
 import struct
 
@@ -15,8 +16,17 @@ from ..spec.errors import OptionError
 from ..spec.options import MPTCP_KIND, MptcpOption, scan_tcp_options
 from ..spec.segment import Segment
 from .notes import NoteKind, NoteLog
+from .pcap import BatchDecoder, PcapHeader
 
-__all__ = ["PacketDecoder"]
+try:
+    from ._speedups import PcapBatch
+except ImportError:  # installed without a C compiler: the Python decoder takes every packet
+    PcapBatch = None  # type: ignore[assignment,misc]
+
+__all__ = ["NO_SPEEDUPS", "PacketDecoder", "speedups_available"]
+
+NO_SPEEDUPS = "MPTCPSPEC_NO_SPEEDUPS"
+"""Environment variable: when set to anything but empty, the native fast path is not used."""
 
 _IPV4 = struct.Struct("!2xH2xH4x4s4s")  # total length, flags+fragment offset, source, destination
 _IPV4_FAST = struct.Struct("!BxH2xHxB2x4s4s")  # version+IHL, total length, fragment, protocol, addresses
@@ -27,6 +37,11 @@ _IPV6_EXTENSIONS = frozenset({0, 43, 60})  # hop-by-hop, routing, destination op
 _IPV6_FRAGMENT, _IPV6_AH = 44, 51
 _MAX_NAMES = 1 << 16
 _MAX_HELD_SYNS = 4096  # plain SYNs of flows not (yet) seen to be MPTCP
+
+_YIELD, _DROP, _HOLD = 0, 1, 2  # what the mptcp_only filter does with a segment
+
+Flow = tuple[str, int, str, int]
+"""(source address, port, destination address, port) in text form."""
 
 _Ip = tuple[int, int, int, bytes, bytes]
 """(IP version, offset of the TCP header, end of the IP payload, raw source and destination address)."""
@@ -46,8 +61,8 @@ class PacketDecoder:
     def __init__(self, notes: NoteLog, *, mptcp_only: bool = False) -> None:
         self.notes = notes
         self.mptcp_only = mptcp_only
-        self.mptcp_flows: set[tuple[bytes, int, bytes, int]] = set()
-        self._plain_syns: dict[tuple[bytes, int, bytes, int], Segment] = {}
+        self.mptcp_flows: set[Flow] = set()
+        self._plain_syns: dict[Flow, Segment] = {}
         self._held: Segment | None = None
         self.non_tcp = 0
         self._names: dict[bytes, str] = {}
@@ -82,38 +97,62 @@ class PacketDecoder:
         errors: tuple[OptionError, ...] = ()
         if MPTCP_KIND in options:  # int membership: a cheap pre-check before the real scan
             mptcp, errors = scan_tcp_options(options)
-        held = False
-        if self.mptcp_only:
-            flow = (src, sport, dst, dport)
-            if flow not in self.mptcp_flows:
-                if not (mptcp or errors):
-                    if flags & 0x12 != 0x02:
-                        return None
-                    held = True  # a plain SYN: built, but held back until its answer is seen
-                else:
-                    self.mptcp_flows.update((flow, (dst, dport, src, sport)))
-                    syn = self._plain_syns.pop((dst, dport, src, sport), None)
-                    if flags & 0x12 == 0x12:
-                        self._held = syn
         names = self._names
         src_name = names.get(src) or self._name(src)
         dst_name = names.get(dst) or self._name(dst)
+        admit = self._admit((src_name, sport, dst_name, dport), flags, bool(mptcp or errors))
+        if admit == _DROP:
+            return None
         segment = Segment(frame, time, version, src_name, dst_name, sport, dport, seq, ack, flags, window,
                           end - at - header, data[at + header : end], options, mptcp, errors)  # fmt: skip
-        if held:
-            self._hold_syn((src, sport, dst, dport), segment)
+        if admit == _HOLD:
+            self._hold_syn(segment)
             return None
         return segment
+
+    def admit(self, segment: Segment) -> Segment | None:
+        """A Segment decoded elsewhere (the native fast path), through the same ``mptcp_only`` filter."""
+        if not self.mptcp_only:
+            return segment
+        flow = (segment.src, segment.sport, segment.dst, segment.dport)
+        admit = self._admit(flow, segment.flags, bool(segment.mptcp or segment.option_errors))
+        if admit == _HOLD:
+            self._hold_syn(segment)
+        return segment if admit == _YIELD else None
+
+    def _admit(self, flow: Flow, flags: int, mptcp: bool) -> int:
+        """With ``mptcp_only``: yield, drop or hold (a plain SYN) a segment of ``flow``."""
+        if not self.mptcp_only or flow in self.mptcp_flows:
+            return _YIELD
+        if not mptcp:
+            return _HOLD if flags & 0x12 == 0x02 else _DROP
+        src, sport, dst, dport = flow
+        reverse = (dst, dport, src, sport)
+        self.mptcp_flows.update((flow, reverse))
+        syn = self._plain_syns.pop(reverse, None)
+        if flags & 0x12 == 0x12:
+            self._held = syn
+        return _YIELD
+
+    def batch_decoder(self, header: PcapHeader) -> BatchDecoder | None:
+        """The native fast path for a pcap file with this header, sharing this decoder's address names
+        (None when it is not built or ``MPTCPSPEC_NO_SPEEDUPS`` is set)."""
+        if not speedups_available():
+            return None
+        little = header.byteorder == "<"
+        return PcapBatch(Segment, self._names, self._name, scan_tcp_options, little, header.ns_per_unit,
+                         header.linktype)  # fmt: skip
 
     def take_held(self) -> Segment | None:
         """The plain SYN to yield before the segment just decoded, if its answer made the flow MPTCP."""
         held, self._held = self._held, None
         return held
 
-    def _hold_syn(self, flow: tuple[bytes, int, bytes, int], syn: Segment) -> None:
+    def _hold_syn(self, syn: Segment) -> None:
         syns = self._plain_syns
         if len(syns) >= _MAX_HELD_SYNS:
             del syns[next(iter(syns))]
+        flow = (syn.src, syn.sport, syn.dst, syn.dport)
         syns.pop(flow, None)
         syns[flow] = syn
 
@@ -212,3 +251,8 @@ class PacketDecoder:
             name = socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, raw)
             self._names[raw] = name
         return name
+
+
+def speedups_available() -> bool:
+    """Whether the reader uses its native fast path: built at install time and not switched off."""
+    return PcapBatch is not None and not os.environ.get(NO_SPEEDUPS)

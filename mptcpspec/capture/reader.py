@@ -8,7 +8,7 @@ wrong inside the file becomes a ``CaptureNote`` in ``reader.notes``.
 from __future__ import annotations
 
 import os
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol, runtime_checkable
 
@@ -16,7 +16,7 @@ from ..spec.segment import Segment
 from .decode import PacketDecoder
 from .linktypes import LinkDecoder, link_decoder
 from .notes import CaptureError, CaptureNote, NoteKind, NoteLog
-from .pcap import PCAP_MAGICS, PcapHeader, pcap_records, read_pcap_header
+from .pcap import PCAP_MAGICS, BatchDecoder, PcapHeader, pcap_records, read_pcap_header
 from .pcapng import SHB_MAGIC, check_section_header, first_linktype, pcapng_records
 from .source import Input, RawRecord, Readable, Record, open_input
 
@@ -63,9 +63,16 @@ def _prepare(stream: Readable | BinaryIO) -> _Opened:
     raise CaptureError(f"not a pcap or pcapng capture (starts with 0x{magic.hex()})")
 
 
-def _records(opened: _Opened, notes: NoteLog) -> Generator[RawRecord, None, int]:
+BatchFactory = Callable[[PcapHeader], BatchDecoder | None]
+"""Makes the native fast path for a pcap file's header (None: not available)."""
+
+
+def _records(
+    opened: _Opened, notes: NoteLog, batch_for: BatchFactory | None = None
+) -> Generator[RawRecord | Segment, None, int]:
     if opened.pcap is not None:
-        return pcap_records(opened.input, opened.pcap, notes)
+        batch = batch_for(opened.pcap) if batch_for is not None else None
+        return pcap_records(opened.input, opened.pcap, notes, batch)
     return pcapng_records(opened.input, notes)
 
 
@@ -110,11 +117,12 @@ class CaptureReader:
         except OSError as exc:
             raise CaptureError(f"cannot open {os.fspath(self._path)!s}: {exc.strerror}") from exc
 
-    def _pass(self, notes: NoteLog) -> Iterator[RawRecord]:
-        """The raw records of one pass from the start of the file; sets ``packets`` when it ends."""
+    def _pass(self, notes: NoteLog, batch_for: BatchFactory | None = None) -> Iterator[RawRecord | Segment]:
+        """The records of one pass from the start of the file; sets ``packets`` when it ends.  Raw
+        records only, unless ``batch_for`` gives a native fast path (then Segments among them)."""
         if self._path is not None:
             with self._open_path() as file:
-                self.packets = yield from _records(_prepare(file), notes)
+                self.packets = yield from _records(_prepare(file), notes, batch_for)
             return
         assert self._stream is not None
         opened, self._pending = self._pending, None
@@ -123,7 +131,7 @@ class CaptureReader:
                 raise ValueError("this capture comes from a stream that cannot seek and was already read")
             self._rewind.seek(self._start)
             opened = _prepare(self._stream)
-        self.packets = yield from _records(opened, notes)
+        self.packets = yield from _records(opened, notes, batch_for)
 
     def _begin(self) -> NoteLog:
         log = NoteLog()
@@ -136,6 +144,7 @@ class CaptureReader:
         frame = 0
         try:
             for raw in self._pass(log):
+                assert not isinstance(raw, Segment)  # no fast path was asked for
                 frame = raw[0]
                 yield Record(*raw)
         finally:
@@ -151,21 +160,26 @@ class CaptureReader:
         """
         log = self._begin()
         decoder = PacketDecoder(log, mptcp_only=mptcp_only)
-        decode = decoder.decode
+        decode, admit = decoder.decode, decoder.admit
         link: LinkDecoder | None = None
         unknown: set[tuple[int, int]] = set()
         frame, last = 0, (-1, -1)
         try:
-            for frame, ts_ns, interface, linktype, data, _orig_len in self._pass(log):
-                if (interface, linktype) != last:
-                    last, link = (interface, linktype), _link(log, unknown, frame, interface, linktype)
-                if link is None:
-                    continue
-                off = link(data)
-                if off < 0:
-                    decoder.non_tcp += 1
-                    continue
-                segment = decode(frame, ts_ns / 1e9, data, off)
+            for item in self._pass(log, decoder.batch_decoder):
+                if isinstance(item, Segment):  # decoded by the native fast path
+                    frame = item.frame
+                    segment = admit(item)
+                else:
+                    frame, ts_ns, interface, linktype, data, _orig_len = item
+                    if (interface, linktype) != last:
+                        last, link = (interface, linktype), _link(log, unknown, frame, interface, linktype)
+                    if link is None:
+                        continue
+                    off = link(data)
+                    if off < 0:
+                        decoder.non_tcp += 1
+                        continue
+                    segment = decode(frame, ts_ns / 1e9, data, off)
                 if segment is not None:
                     held = decoder.take_held()
                     if held is not None:

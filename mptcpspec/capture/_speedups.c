@@ -1,0 +1,371 @@
+/* The capture reader's optional native fast path: classic pcap records -> Segments.
+ *
+ * ``PcapBatch.decode(buf, pos, frame, out)`` walks the complete pcap records of ``buf`` from ``pos`` and
+ * appends one item per record to ``out``: a ``Segment`` when the record is the common case (a supported
+ * link header, IPv4 without options and not a fragment or IPv6 with TCP as its first next header, and a
+ * whole TCP header inside both the capture and the IP payload), otherwise the record itself as the
+ * reader's raw tuple ``(frame, ts_ns, 0, linktype, data, orig_len)`` for the Python decoder, which owns
+ * every other case and every capture note.  It stops before a record that is cut by the end of ``buf``
+ * or whose length is impossible, and returns ``(pos, frame)`` there: the Python reader handles that
+ * record (refill, note).  Every Segment it builds equals what ``PacketDecoder.decode`` builds for the
+ * same bytes (tests/capture/test_speedups.py compares both on every capture and on mutated ones).
+ *
+ * Nothing here reads beyond a length it has checked against the record's captured length.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+#include <stdint.h>
+#include <string.h>
+
+#define N_FIELDS 16
+#define RECORD_HEADER 16
+#define MAX_RECORD (1u << 24)
+#define TCP_PROTO 6
+#define MPTCP_KIND 30
+#define MAX_SPANS 8 /* MPTCP options per segment passed on their own; more is unusual */
+
+static const char *const FIELDS[N_FIELDS] = {
+    "frame", "time", "ip_version", "src", "dst", "sport", "dport", "seq", "ack",
+    "flags", "window", "payload_len", "payload", "tcp_options", "mptcp", "option_errors",
+};
+
+enum { F_FRAME, F_TIME, F_VERSION, F_SRC, F_DST, F_SPORT, F_DPORT, F_SEQ, F_ACK,
+       F_FLAGS, F_WINDOW, F_PAYLOAD_LEN, F_PAYLOAD, F_OPTIONS, F_MPTCP, F_ERRORS };
+
+typedef struct {
+    PyObject_HEAD
+    PyTypeObject *segment_type;
+    Py_ssize_t offsets[N_FIELDS];
+    PyObject *names;      /* dict: raw address bytes -> text */
+    PyObject *name_of;    /* callable: raw address bytes -> text (fills ``names``) */
+    PyObject *scan;       /* callable: TCP options bytes -> (mptcp options, option errors) */
+    PyObject *no_options; /* the pair for options without MPTCP: ((), ()) */
+    int little;
+    uint64_t ns_per_unit;
+    int linktype;
+} PcapBatch;
+
+static uint16_t be16(const unsigned char *p) { return (uint16_t)((p[0] << 8) | p[1]); }
+
+static uint32_t be32(const unsigned char *p) {
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | (uint32_t)p[3];
+}
+
+static uint32_t rec32(const PcapBatch *self, const unsigned char *p) {
+    if (self->little)
+        return ((uint32_t)p[3] << 24) | ((uint32_t)p[2] << 16) | ((uint32_t)p[1] << 8) | (uint32_t)p[0];
+    return be32(p);
+}
+
+static int ip_ethertype(const unsigned char *p) {
+    return (p[0] == 0x08 && p[1] == 0x00) || (p[0] == 0x86 && p[1] == 0xdd);
+}
+
+static int vlan_ethertype(const unsigned char *p) {
+    return (p[0] == 0x81 && p[1] == 0x00) || (p[0] == 0x88 && p[1] == 0xa8) || (p[0] == 0x91 && p[1] == 0x00);
+}
+
+static int af_ip(const unsigned char *p) {
+    static const unsigned families[] = {2, 10, 24, 28, 30};
+    uint32_t le = ((uint32_t)p[3] << 24) | ((uint32_t)p[2] << 16) | ((uint32_t)p[1] << 8) | p[0];
+    uint32_t be = be32(p);
+    for (size_t i = 0; i < sizeof families / sizeof families[0]; i++)
+        if (le == families[i] || be == families[i])
+            return 1;
+    return 0;
+}
+
+/* Offset of the IP header, or -1 when this path does not decode the packet (the Python path will). */
+static Py_ssize_t link_offset(int linktype, const unsigned char *d, Py_ssize_t len) {
+    switch (linktype) {
+    case 1: { /* Ethernet II, any number of 802.1Q / 802.1ad tags */
+        Py_ssize_t off = 12;
+        while (len >= off + 2 && vlan_ethertype(d + off))
+            off += 4;
+        return len >= off + 2 && ip_ethertype(d + off) ? off + 2 : -1;
+    }
+    case 113: /* Linux cooked v1 */
+        return len >= 16 && ip_ethertype(d + 14) ? 16 : -1;
+    case 276: /* Linux cooked v2 */
+        return len >= 2 && ip_ethertype(d) ? 20 : -1;
+    case 0: case 108: /* BSD NULL / OpenBSD LOOP */
+        return len >= 4 && af_ip(d) ? 4 : -1;
+    case 12: case 14: case 101: case 228: case 229: /* raw IP */
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+static PyObject *address(PcapBatch *self, const unsigned char *raw, Py_ssize_t size) {
+    PyObject *key = PyBytes_FromStringAndSize((const char *)raw, size);
+    if (key == NULL)
+        return NULL;
+    PyObject *name = PyDict_GetItemWithError(self->names, key);
+    if (name != NULL) {
+        Py_INCREF(name);
+    } else if (!PyErr_Occurred()) {
+        name = PyObject_CallOneArg(self->name_of, key);
+    }
+    Py_DECREF(key);
+    return name;
+}
+
+/* ``scan`` of a TCP options field, as a new reference.  When the field walks cleanly (RFC 9293 §3.1:
+ * every option but EOL and NOP has a length byte of at least 2 that stays inside the field), the scan
+ * depends on the MPTCP options alone, so only their bytes are passed: the timestamps that change on
+ * every segment then do not defeat the scan's memo.  Anything unusual passes the whole field. */
+static PyObject *scan_options(PcapBatch *self, const unsigned char *o, Py_ssize_t n, PyObject *options) {
+    Py_ssize_t starts[MAX_SPANS], lengths[MAX_SPANS], total = 0, i = 0;
+    int count = 0;
+    while (i < n && o[i] != 0) {
+        if (o[i] == 1) {
+            i++;
+            continue;
+        }
+        if (i + 1 >= n || o[i + 1] < 2 || i + o[i + 1] > n)
+            return PyObject_CallOneArg(self->scan, options);
+        if (o[i] == MPTCP_KIND) {
+            if (count == MAX_SPANS)
+                return PyObject_CallOneArg(self->scan, options);
+            starts[count] = i, lengths[count] = o[i + 1], total += o[i + 1];
+            count++;
+        }
+        i += o[i + 1];
+    }
+    if (count == 0) {
+        Py_INCREF(self->no_options);
+        return self->no_options;
+    }
+    PyObject *key = PyBytes_FromStringAndSize(NULL, total);
+    if (key == NULL)
+        return NULL;
+    char *at = PyBytes_AS_STRING(key);
+    for (int k = 0; k < count; k++) {
+        memcpy(at, o + starts[k], (size_t)lengths[k]);
+        at += lengths[k];
+    }
+    PyObject *scanned = PyObject_CallOneArg(self->scan, key);
+    Py_DECREF(key);
+    return scanned;
+}
+
+static void set_field(PcapBatch *self, PyObject *segment, int field, PyObject *value) {
+    *(PyObject **)((char *)segment + self->offsets[field]) = value; /* steals the reference */
+}
+
+/* The Segment of one record, NULL with no error set when the Python decoder must take it, NULL with an
+ * error set on failure. */
+static PyObject *segment(PcapBatch *self, long long frame, uint64_t ts_ns, const unsigned char *d,
+                         Py_ssize_t len) {
+    Py_ssize_t off = link_offset(self->linktype, d, len);
+    if (off < 0 || len < off + 40)
+        return NULL;
+    const unsigned char *ip = d + off;
+    Py_ssize_t at, end, addr_size;
+    const unsigned char *src, *dst;
+    int version;
+    if (ip[0] == 0x45 && ip[9] == TCP_PROTO) {
+        uint16_t total = be16(ip + 2);
+        if (total < 40 || (be16(ip + 6) & 0x3FFF))
+            return NULL;
+        version = 4, at = off + 20, end = off + total, src = ip + 12, dst = ip + 16, addr_size = 4;
+    } else if ((ip[0] >> 4) == 6 && ip[6] == TCP_PROTO) {
+        uint16_t length = be16(ip + 4);
+        if (length == 0 || len < off + 60)
+            return NULL;
+        version = 6, at = off + 40, end = off + 40 + length, src = ip + 8, dst = ip + 24, addr_size = 16;
+    } else {
+        return NULL;
+    }
+    const unsigned char *tcp = d + at;
+    Py_ssize_t header = (tcp[12] >> 4) * 4;
+    if (header < 20 || at + header > end || len < at + header)
+        return NULL;
+
+    PyObject *seg = self->segment_type->tp_alloc(self->segment_type, 0);
+    if (seg == NULL)
+        return NULL;
+    PyObject *options = PyBytes_FromStringAndSize((const char *)tcp + 20, header - 20);
+    if (options == NULL)
+        goto fail;
+    set_field(self, seg, F_OPTIONS, options);
+    PyObject *scanned = scan_options(self, tcp + 20, header - 20, options);
+    if (scanned == NULL)
+        goto fail;
+    if (!PyTuple_CheckExact(scanned) || PyTuple_GET_SIZE(scanned) != 2) {
+        Py_DECREF(scanned);
+        PyErr_SetString(PyExc_TypeError, "scan must return a pair");
+        goto fail;
+    }
+    PyObject *mptcp = PyTuple_GET_ITEM(scanned, 0), *errors = PyTuple_GET_ITEM(scanned, 1);
+    Py_INCREF(mptcp);
+    Py_INCREF(errors);
+    Py_DECREF(scanned);
+    set_field(self, seg, F_MPTCP, mptcp);
+    set_field(self, seg, F_ERRORS, errors);
+
+    Py_ssize_t kept = end < len ? end : len;
+    PyObject *values[] = {
+        PyLong_FromLongLong(frame),
+        PyFloat_FromDouble((double)ts_ns / 1e9),
+        PyLong_FromLong(version),
+        address(self, src, addr_size),
+        address(self, dst, addr_size),
+        PyLong_FromLong(be16(tcp)),
+        PyLong_FromLong(be16(tcp + 2)),
+        PyLong_FromUnsignedLong(be32(tcp + 4)),
+        PyLong_FromUnsignedLong(be32(tcp + 8)),
+        PyLong_FromLong(tcp[13]),
+        PyLong_FromLong(be16(tcp + 14)),
+        PyLong_FromSsize_t(end - at - header),
+        PyBytes_FromStringAndSize((const char *)tcp + header, kept - at - header),
+    };
+    int failed = 0;
+    for (int i = 0; i <= F_PAYLOAD; i++) {
+        set_field(self, seg, i, values[i]);
+        failed |= values[i] == NULL;
+    }
+    if (!failed)
+        return seg;
+fail:
+    Py_DECREF(seg); /* the type's dealloc clears whatever slots were set */
+    return NULL;
+}
+
+static PyObject *raw_record(PcapBatch *self, long long frame, uint64_t ts_ns, const char *d,
+                            Py_ssize_t len, uint32_t orig_len) {
+    return Py_BuildValue("(LKiiy#k)", frame, (unsigned long long)ts_ns, 0, self->linktype, d, len,
+                         (unsigned long)orig_len);
+}
+
+static PyObject *PcapBatch_decode(PcapBatch *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 4 || !PyBytes_Check(args[0]) || !PyLong_Check(args[1]) || !PyLong_Check(args[2]) ||
+        !PyList_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "decode(buf: bytes, pos: int, frame: int, out: list)");
+        return NULL;
+    }
+    const char *buf = PyBytes_AS_STRING(args[0]);
+    Py_ssize_t size = PyBytes_GET_SIZE(args[0]);
+    Py_ssize_t pos = PyLong_AsSsize_t(args[1]);
+    long long frame = PyLong_AsLongLong(args[2]);
+    if ((pos == -1 || frame == -1) && PyErr_Occurred())
+        return NULL;
+    if (pos < 0 || pos > size) {
+        PyErr_SetString(PyExc_ValueError, "pos outside the buffer");
+        return NULL;
+    }
+    PyObject *out = args[3];
+    while (size - pos >= RECORD_HEADER) {
+        const unsigned char *h = (const unsigned char *)buf + pos;
+        uint32_t caplen = rec32(self, h + 8);
+        if (caplen > MAX_RECORD || size - pos - RECORD_HEADER < (Py_ssize_t)caplen)
+            break;
+        uint64_t ts_ns = (uint64_t)rec32(self, h) * 1000000000u + (uint64_t)rec32(self, h + 4) * self->ns_per_unit;
+        const char *data = buf + pos + RECORD_HEADER;
+        frame += 1;
+        PyObject *item = segment(self, frame, ts_ns, (const unsigned char *)data, caplen);
+        if (item == NULL) {
+            if (PyErr_Occurred())
+                return NULL;
+            item = raw_record(self, frame, ts_ns, data, caplen, rec32(self, h + 12));
+            if (item == NULL)
+                return NULL;
+        }
+        int appended = PyList_Append(out, item);
+        Py_DECREF(item);
+        if (appended < 0)
+            return NULL;
+        pos += RECORD_HEADER + (Py_ssize_t)caplen;
+    }
+    return Py_BuildValue("(nL)", pos, frame);
+}
+
+static int PcapBatch_init(PcapBatch *self, PyObject *args, PyObject *kwargs) {
+    static char *keywords[] = {"segment_type", "names", "name_of", "scan", "little", "ns_per_unit", "linktype",
+                               NULL};
+    PyObject *type, *names, *name_of, *scan;
+    int little, linktype;
+    unsigned long long ns_per_unit;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!O!OOpKi", keywords, &PyType_Type, &type, &PyDict_Type,
+                                     &names, &name_of, &scan, &little, &ns_per_unit, &linktype))
+        return -1;
+    for (int i = 0; i < N_FIELDS; i++) {
+        PyObject *descr = PyObject_GetAttrString(type, FIELDS[i]);
+        if (descr == NULL)
+            return -1;
+        int ok = Py_IS_TYPE(descr, &PyMemberDescr_Type) &&
+                 ((PyMemberDescrObject *)descr)->d_member->type == T_OBJECT_EX &&
+                 ((PyMemberDescrObject *)descr)->d_common.d_type == (PyTypeObject *)type;
+        if (ok)
+            self->offsets[i] = ((PyMemberDescrObject *)descr)->d_member->offset;
+        Py_DECREF(descr);
+        if (!ok) {
+            PyErr_Format(PyExc_TypeError, "segment_type.%s is not a slot of that type", FIELDS[i]);
+            return -1;
+        }
+    }
+    PyObject *no_options = Py_BuildValue("(()())");
+    if (no_options == NULL)
+        return -1;
+    Py_INCREF(type);
+    Py_INCREF(names);
+    Py_INCREF(name_of);
+    Py_INCREF(scan);
+    Py_XSETREF(self->segment_type, (PyTypeObject *)type);
+    Py_XSETREF(self->names, names);
+    Py_XSETREF(self->name_of, name_of);
+    Py_XSETREF(self->scan, scan);
+    Py_XSETREF(self->no_options, no_options);
+    self->little = little;
+    self->ns_per_unit = ns_per_unit;
+    self->linktype = linktype;
+    return 0;
+}
+
+static void PcapBatch_dealloc(PcapBatch *self) {
+    Py_XDECREF(self->segment_type);
+    Py_XDECREF(self->names);
+    Py_XDECREF(self->name_of);
+    Py_XDECREF(self->scan);
+    Py_XDECREF(self->no_options);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMethodDef PcapBatch_methods[] = {
+    {"decode", (PyCFunction)(void (*)(void))PcapBatch_decode, METH_FASTCALL,
+     "decode(buf, pos, frame, out) -> (pos, frame): append a Segment or a raw record per complete record."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject PcapBatchType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "mptcpspec.capture._speedups.PcapBatch",
+    .tp_basicsize = sizeof(PcapBatch),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Decodes the complete records of a classic pcap buffer (the reader's native fast path).",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)PcapBatch_init,
+    .tp_dealloc = (destructor)PcapBatch_dealloc,
+    .tp_methods = PcapBatch_methods,
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_speedups", "The capture reader's optional native fast path.", -1, NULL,
+};
+
+PyMODINIT_FUNC PyInit__speedups(void) {
+    if (PyType_Ready(&PcapBatchType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL)
+        return NULL;
+    Py_INCREF(&PcapBatchType);
+    if (PyModule_AddObject(m, "PcapBatch", (PyObject *)&PcapBatchType) < 0) {
+        Py_DECREF(&PcapBatchType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -1,0 +1,138 @@
+"""The reader's native fast path (``capture/_speedups.c``) gives exactly what the Python decoder gives.
+
+Every test reads the same bytes twice, once with the fast path and once with ``MPTCPSPEC_NO_SPEEDUPS``
+set, and compares segments field by field, capture notes, packet and non-TCP counts: on the corpus, on
+the public captures when present, on every link type and header shape the writer makes, and on
+captures mutated at random bytes (cut headers, lying lengths, other protocols).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from crafted import conversation
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from public_traces import PUBLIC
+
+from mptcpspec.capture import CaptureError, open_capture
+from mptcpspec.capture.decode import NO_SPEEDUPS, speedups_available
+from mptcpspec.capture.writer import LINKTYPES, write_pcap
+from mptcpspec.spec.segment import Segment
+
+pytestmark = pytest.mark.skipif(
+    not speedups_available(), reason="the C fast path is not built (no compiler at install time)"
+)
+
+TRACES = Path(__file__).resolve().parents[2] / "traces"
+FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+_Fields = tuple[object, ...]
+
+
+def _fields(segment: Segment) -> _Fields:
+    """Every field; option errors by class and text (they are exceptions, equal only to themselves)."""
+    errors = tuple((type(e).__name__, str(e)) for e in segment.option_errors)
+    return (
+        segment.frame, segment.time, segment.ip_version, segment.src, segment.dst, segment.sport,
+        segment.dport, segment.seq, segment.ack, segment.flags, segment.window, segment.payload_len,
+        segment.payload, segment.tcp_options, segment.mptcp, errors,
+    )  # fmt: skip
+
+
+def _read(
+    data: bytes, *, mptcp_only: bool
+) -> tuple[list[_Fields], list[tuple[int, str, str]], int, int] | None:
+    try:
+        reader = open_capture(io.BytesIO(data))
+    except CaptureError:
+        return None
+    segments = [_fields(s) for s in reader.segments(mptcp_only=mptcp_only)]
+    notes = [(n.frame, str(n.kind), n.message) for n in reader.notes]
+    return segments, notes, reader.packets, reader.non_tcp
+
+
+def _both(data: bytes, monkeypatch: pytest.MonkeyPatch, *, mptcp_only: bool) -> Iterator[object]:
+    fast = _read(data, mptcp_only=mptcp_only)
+    with monkeypatch.context() as patch:
+        patch.setenv(NO_SPEEDUPS, "1")
+        assert not speedups_available()
+        pure = _read(data, mptcp_only=mptcp_only)
+    yield fast
+    yield pure
+
+
+def assert_same(data: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    for mptcp_only in (False, True):
+        fast, pure = _both(data, monkeypatch, mptcp_only=mptcp_only)
+        assert fast == pure
+
+
+def _captures() -> list[Path]:
+    found = sorted(TRACES.glob("*.pcap"))
+    if PUBLIC.is_dir():
+        found += sorted(p for p in PUBLIC.iterdir() if p.suffix == ".pcap")
+    return found
+
+
+@pytest.mark.parametrize("path", _captures(), ids=lambda p: p.name)
+def test_real_captures_decode_the_same(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = path.read_bytes()
+    fast, _pure = _both(data, monkeypatch, mptcp_only=False)
+    assert fast is not None and fast[0], "a capture with TCP segments"
+    assert_same(data, monkeypatch)
+
+
+def _written(link: str, version: int, vlans: int = 0, **options: Any) -> bytes:
+    out = io.BytesIO()
+    write_pcap(out, conversation(version), link, vlans=tuple(range(1, vlans + 1)), **options)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("link", sorted(LINKTYPES))
+@pytest.mark.parametrize("version", [4, 6])
+def test_every_link_type_decodes_the_same(link: str, version: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = _written(link, version)
+    fast, _pure = _both(data, monkeypatch, mptcp_only=False)
+    assert fast is not None and len(fast[0]) == len(conversation(version))
+    assert_same(data, monkeypatch)
+
+
+def test_vlan_tags_decode_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert_same(_written("ethernet", 4, vlans=2), monkeypatch)
+
+
+@pytest.mark.parametrize("byteorder", ["<", ">"])
+@pytest.mark.parametrize("nanosecond", [False, True])
+@pytest.mark.parametrize("snaplen", [None, 54, 60, 80])
+def test_timestamps_byte_orders_and_snaplens_decode_the_same(
+    byteorder: str, nanosecond: bool, snaplen: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for version in (4, 6):
+        data = _written("ethernet", version, byteorder=byteorder, nanosecond=nanosecond, snaplen=snaplen)
+        assert_same(data, monkeypatch)
+
+
+@FUZZ
+@given(
+    link=st.sampled_from(sorted(LINKTYPES)),
+    version=st.sampled_from([4, 6]),
+    edits=st.lists(st.tuples(st.integers(24, 2000), st.integers(0, 255)), min_size=1, max_size=8),
+    cut=st.integers(0, 64),
+)
+def test_mutated_captures_decode_the_same(
+    link: str, version: int, edits: list[tuple[int, int]], cut: int
+) -> None:
+    """Random bytes overwritten anywhere after the file header (record lengths included), and the file
+    cut short: both paths agree on every segment and every note."""
+    data = bytearray(_written(link, version))
+    for at, value in edits:
+        if at < len(data):
+            data[at] = value
+    mutated = bytes(data[: len(data) - cut])
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        assert_same(mutated, monkeypatch)
