@@ -25,6 +25,13 @@
 #define MPTCP_KIND 30
 #define MAX_SPANS 8 /* MPTCP options per segment passed on their own; more is unusual */
 
+#define N_DSS_FIELDS 9
+#define MAX_SCANS 4096 /* distinct MPTCP option fields remembered; the memo starts over when full */
+
+static const char *const DSS_FIELDS[N_DSS_FIELDS] = {
+    "data_ack", "data_ack_wide", "dsn", "dsn_wide", "ssn", "data_level_length", "checksum", "data_fin", "reserved",
+};
+
 static const char *const FIELDS[N_FIELDS] = {
     "frame", "time", "ip_version", "src", "dst", "sport", "dport", "seq", "ack",
     "flags", "window", "payload_len", "payload", "tcp_options", "mptcp", "option_errors",
@@ -37,6 +44,9 @@ typedef struct {
     PyObject_HEAD
     PyTypeObject *segment_type;
     Py_ssize_t offsets[N_FIELDS];
+    PyTypeObject *dss_type;
+    Py_ssize_t dss_offsets[N_DSS_FIELDS];
+    PyObject *scans;      /* dict: MPTCP option bytes -> (mptcp options, option errors) */
     PyObject *names;      /* dict: raw address bytes -> text */
     PyObject *name_of;    /* callable: raw address bytes -> text (fills ``names``) */
     PyObject *scan;       /* callable: TCP options bytes -> (mptcp options, option errors) */
@@ -112,6 +122,68 @@ static PyObject *address(PcapBatch *self, const unsigned char *raw, Py_ssize_t s
     return name;
 }
 
+static uint64_t be64(const unsigned char *p) { return (uint64_t)be32(p) << 32 | be32(p + 4); }
+
+static void set_slot(PyObject *object, Py_ssize_t offset, PyObject *value) {
+    *(PyObject **)((char *)object + offset) = value; /* steals the reference */
+}
+
+static PyObject *none(void) { Py_RETURN_NONE; }
+
+/* The (options, errors) pair of one well-formed DSS option (RFC 8684 §3.3), built as ``parse_dss``
+ * builds it; NULL with no error set for anything else (a length that fits no layout): Python parses it. */
+static PyObject *parse_dss(PcapBatch *self, const unsigned char *o, Py_ssize_t length) {
+    if (length < 4 || o[2] >> 4 != 2)
+        return NULL;
+    unsigned flags = o[3];
+    int has_ack = flags & 0x01, ack_wide = flags & 0x02, has_map = flags & 0x04, dsn_wide = flags & 0x08;
+    Py_ssize_t plain = 4 + (has_ack ? (ack_wide ? 8 : 4) : 0) + (has_map ? (dsn_wide ? 8 : 4) + 6 : 0);
+    int checksummed = has_map && length == plain + 2;
+    if (length != plain && !checksummed)
+        return NULL;
+    const unsigned char *at = o + 4;
+    uint64_t data_ack = 0;
+    if (has_ack) {
+        data_ack = ack_wide ? be64(at) : be32(at);
+        at += ack_wide ? 8 : 4;
+    }
+    uint64_t dsn = 0;
+    if (has_map) {
+        dsn = dsn_wide ? be64(at) : be32(at);
+        at += dsn_wide ? 8 : 4;
+    }
+    PyObject *dss = self->dss_type->tp_alloc(self->dss_type, 0);
+    if (dss == NULL)
+        return NULL;
+    PyObject *values[N_DSS_FIELDS] = {
+        has_ack ? PyLong_FromUnsignedLongLong(data_ack) : none(),
+        PyBool_FromLong(ack_wide),
+        has_map ? PyLong_FromUnsignedLongLong(dsn) : none(),
+        PyBool_FromLong(dsn_wide),
+        has_map ? PyLong_FromUnsignedLong(be32(at)) : none(),
+        has_map ? PyLong_FromLong(be16(at + 4)) : none(),
+        checksummed ? PyLong_FromLong(be16(at + 6)) : none(),
+        PyBool_FromLong(flags & 0x10),
+        PyLong_FromLong((o[2] & 0x0F) << 3 | flags >> 5),
+    };
+    int failed = 0;
+    for (int i = 0; i < N_DSS_FIELDS; i++) {
+        set_slot(dss, self->dss_offsets[i], values[i]);
+        failed |= values[i] == NULL;
+    }
+    if (failed) {
+        Py_DECREF(dss);
+        return NULL;
+    }
+    return Py_BuildValue("((N)())", dss);
+}
+
+static int remember(PyObject *memo, PyObject *key, PyObject *value) {
+    if (PyDict_GET_SIZE(memo) >= MAX_SCANS)
+        PyDict_Clear(memo);
+    return PyDict_SetItem(memo, key, value);
+}
+
 /* ``scan`` of a TCP options field, as a new reference.  When the field walks cleanly (RFC 9293 §3.1:
  * every option but EOL and NOP has a length byte of at least 2 that stays inside the field), the scan
  * depends on the MPTCP options alone, so only their bytes are passed: the timestamps that change on
@@ -146,14 +218,20 @@ static PyObject *scan_options(PcapBatch *self, const unsigned char *o, Py_ssize_
         memcpy(at, o + starts[k], (size_t)lengths[k]);
         at += lengths[k];
     }
-    PyObject *scanned = PyObject_CallOneArg(self->scan, key);
+    PyObject *scanned = PyDict_GetItemWithError(self->scans, key);
+    if (scanned != NULL) {
+        Py_INCREF(scanned);
+    } else if (!PyErr_Occurred()) {
+        scanned = count == 1 ? parse_dss(self, o + starts[0], lengths[0]) : NULL;
+        if (scanned == NULL && !PyErr_Occurred())
+            scanned = PyObject_CallOneArg(self->scan, key);
+        if (scanned != NULL && remember(self->scans, key, scanned) < 0)
+            Py_CLEAR(scanned);
+    }
     Py_DECREF(key);
     return scanned;
 }
 
-static void set_field(PcapBatch *self, PyObject *segment, int field, PyObject *value) {
-    *(PyObject **)((char *)segment + self->offsets[field]) = value; /* steals the reference */
-}
 
 /* The Segment of one record, NULL with no error set when the Python decoder must take it, NULL with an
  * error set on failure. */
@@ -190,7 +268,7 @@ static PyObject *segment(PcapBatch *self, long long frame, uint64_t ts_ns, const
     PyObject *options = PyBytes_FromStringAndSize((const char *)tcp + 20, header - 20);
     if (options == NULL)
         goto fail;
-    set_field(self, seg, F_OPTIONS, options);
+    set_slot(seg, self->offsets[F_OPTIONS], options);
     PyObject *scanned = scan_options(self, tcp + 20, header - 20, options);
     if (scanned == NULL)
         goto fail;
@@ -203,8 +281,8 @@ static PyObject *segment(PcapBatch *self, long long frame, uint64_t ts_ns, const
     Py_INCREF(mptcp);
     Py_INCREF(errors);
     Py_DECREF(scanned);
-    set_field(self, seg, F_MPTCP, mptcp);
-    set_field(self, seg, F_ERRORS, errors);
+    set_slot(seg, self->offsets[F_MPTCP], mptcp);
+    set_slot(seg, self->offsets[F_ERRORS], errors);
 
     Py_ssize_t kept = end < len ? end : len;
     PyObject *values[] = {
@@ -224,7 +302,7 @@ static PyObject *segment(PcapBatch *self, long long frame, uint64_t ts_ns, const
     };
     int failed = 0;
     for (int i = 0; i <= F_PAYLOAD; i++) {
-        set_field(self, seg, i, values[i]);
+        set_slot(seg, self->offsets[i], values[i]);
         failed |= values[i] == NULL;
     }
     if (!failed)
@@ -282,42 +360,58 @@ static PyObject *PcapBatch_decode(PcapBatch *self, PyObject *const *args, Py_ssi
     return Py_BuildValue("(nL)", pos, frame);
 }
 
-static int PcapBatch_init(PcapBatch *self, PyObject *args, PyObject *kwargs) {
-    static char *keywords[] = {"segment_type", "names", "name_of", "scan", "little", "ns_per_unit", "linktype",
-                               NULL};
-    PyObject *type, *names, *name_of, *scan;
-    int little, linktype;
-    unsigned long long ns_per_unit;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!O!OOpKi", keywords, &PyType_Type, &type, &PyDict_Type,
-                                     &names, &name_of, &scan, &little, &ns_per_unit, &linktype))
-        return -1;
-    for (int i = 0; i < N_FIELDS; i++) {
-        PyObject *descr = PyObject_GetAttrString(type, FIELDS[i]);
+/* Each field's slot offset in ``type``; -1 with TypeError when one is not a plain object slot of it. */
+static int slot_offsets(PyObject *type, const char *const *names, int n, Py_ssize_t *offsets) {
+    for (int i = 0; i < n; i++) {
+        PyObject *descr = PyObject_GetAttrString(type, names[i]);
         if (descr == NULL)
             return -1;
         int ok = Py_IS_TYPE(descr, &PyMemberDescr_Type) &&
                  ((PyMemberDescrObject *)descr)->d_member->type == T_OBJECT_EX &&
                  ((PyMemberDescrObject *)descr)->d_common.d_type == (PyTypeObject *)type;
         if (ok)
-            self->offsets[i] = ((PyMemberDescrObject *)descr)->d_member->offset;
+            offsets[i] = ((PyMemberDescrObject *)descr)->d_member->offset;
         Py_DECREF(descr);
         if (!ok) {
-            PyErr_Format(PyExc_TypeError, "segment_type.%s is not a slot of that type", FIELDS[i]);
+            PyErr_Format(PyExc_TypeError, "%s is not a slot of %R", names[i], type);
             return -1;
         }
     }
-    PyObject *no_options = Py_BuildValue("(()())");
-    if (no_options == NULL)
+    return 0;
+}
+
+static int PcapBatch_init(PcapBatch *self, PyObject *args, PyObject *kwargs) {
+    static char *keywords[] = {"segment_type", "dss_type", "names", "name_of", "scan", "little", "ns_per_unit",
+                               "linktype", NULL};
+    PyObject *type, *dss_type, *names, *name_of, *scan;
+    int little, linktype;
+    unsigned long long ns_per_unit;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!O!O!OOpKi", keywords, &PyType_Type, &type, &PyType_Type,
+                                     &dss_type, &PyDict_Type, &names, &name_of, &scan, &little, &ns_per_unit,
+                                     &linktype))
         return -1;
+    if (slot_offsets(type, FIELDS, N_FIELDS, self->offsets) < 0 ||
+        slot_offsets(dss_type, DSS_FIELDS, N_DSS_FIELDS, self->dss_offsets) < 0)
+        return -1;
+    PyObject *no_options = Py_BuildValue("(()())");
+    PyObject *scans = PyDict_New();
+    if (no_options == NULL || scans == NULL) {
+        Py_XDECREF(no_options);
+        Py_XDECREF(scans);
+        return -1;
+    }
     Py_INCREF(type);
+    Py_INCREF(dss_type);
     Py_INCREF(names);
     Py_INCREF(name_of);
     Py_INCREF(scan);
     Py_XSETREF(self->segment_type, (PyTypeObject *)type);
+    Py_XSETREF(self->dss_type, (PyTypeObject *)dss_type);
     Py_XSETREF(self->names, names);
     Py_XSETREF(self->name_of, name_of);
     Py_XSETREF(self->scan, scan);
     Py_XSETREF(self->no_options, no_options);
+    Py_XSETREF(self->scans, scans);
     self->little = little;
     self->ns_per_unit = ns_per_unit;
     self->linktype = linktype;
@@ -326,6 +420,8 @@ static int PcapBatch_init(PcapBatch *self, PyObject *args, PyObject *kwargs) {
 
 static void PcapBatch_dealloc(PcapBatch *self) {
     Py_XDECREF(self->segment_type);
+    Py_XDECREF(self->dss_type);
+    Py_XDECREF(self->scans);
     Py_XDECREF(self->names);
     Py_XDECREF(self->name_of);
     Py_XDECREF(self->scan);

@@ -3,7 +3,7 @@
 from collections.abc import Callable
 
 from ..spec.errors import OptionError
-from ..spec.options import MptcpOption
+from ..spec.options import Dss, MptcpOption
 from ..spec.segment import Segment
 from .source import RawRecord
 
@@ -11,6 +11,7 @@ class PcapBatch:
     def __init__(
         self,
         segment_type: type[Segment],
+        dss_type: type[Dss],
         names: dict[bytes, str],
         name_of: Callable[[bytes], str],
         scan: Callable[[bytes], tuple[tuple[MptcpOption, ...], tuple[OptionError, ...]]],

@@ -13,7 +13,7 @@ import socket
 import struct
 
 from ..spec.errors import OptionError
-from ..spec.options import MPTCP_KIND, MptcpOption, scan_tcp_options
+from ..spec.options import MPTCP_KIND, Dss, MptcpOption, scan_tcp_options
 from ..spec.segment import Segment
 from .notes import NoteKind, NoteLog
 from .pcap import BatchDecoder, PcapHeader
@@ -140,8 +140,8 @@ class PacketDecoder:
         if not speedups_available():
             return None
         little = header.byteorder == "<"
-        return PcapBatch(Segment, self._names, self._name, scan_tcp_options, little, header.ns_per_unit,
-                         header.linktype)  # fmt: skip
+        return PcapBatch(Segment, Dss, self._names, self._name, scan_tcp_options, little,
+                         header.ns_per_unit, header.linktype)  # fmt: skip
 
     def take_held(self) -> Segment | None:
         """The plain SYN to yield before the segment just decoded, if its answer made the flow MPTCP."""

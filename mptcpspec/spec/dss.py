@@ -14,6 +14,7 @@ from typing import Protocol
 from .checksums import ChecksumFailure
 from .connection import CloseEvent, Connection
 from .context import HOSTS, Context
+from .events import Observer
 from .mapping import (
     DATA_ACK_BEFORE_IDSN,
     DATA_ACK_BEYOND_SENT,
@@ -54,6 +55,9 @@ class DataContext(Context, Protocol):
     def close_event(self, host: int, event: CloseEvent, frame: int) -> None: ...
 
     def data_event(self, seg: Segment, sub: Subflow, h: int, dsn: int, length: int, kind: str) -> None: ...
+
+    @property
+    def observer(self) -> Observer | None: ...
 
     @property
     def checksum_failures(self) -> list[ChecksumFailure]: ...
@@ -200,7 +204,8 @@ def _segment_data(
     m: DataContext, seg: Segment, sub: Subflow, h: int, flow: DataDirection, mp: Mapping, data_len: int
 ) -> None:
     """The segment's own bytes: reinjection consistency, checksum, sequence graph."""
-    rel = sub.relative_seq(h, seg.seq)
+    isn = sub.isn[h]
+    rel = None if isn is None else (seg.seq - isn) & 0xFFFFFFFF  # sub.relative_seq, once per data segment
     if rel is None:
         if not mp.ssn and data_len:
             return
@@ -214,7 +219,8 @@ def _segment_data(
     # Only the bytes this mapping covers: a segment coalesced on receive (GRO) may carry more.
     length = min(seg.payload_len, data_len - offset)
     resent = flow.advance(dsn, (dsn + length) & MASK64)
-    m.data_event(seg, sub, h, dsn, length, "reinjection" if resent else "data")
+    if m.observer is not None:
+        m.data_event(seg, sub, h, dsn, length, "reinjection" if resent else "data")
     complete = len(seg.payload) >= seg.payload_len
     payload = seg.payload[:length]
     if resent:

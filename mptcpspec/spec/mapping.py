@@ -269,12 +269,20 @@ class DataDirection:
 
     def advance(self, start: int, end: int) -> bool:
         """Record the mapped range [start, end); True when part of it was mapped before (sent again)."""
-        if self.base is None:
-            self.base = start
+        base = self.base
+        if base is None:
+            base = self.base = start
         top = self.top
         if top is None or 0 < (end - top) & MASK64 < HALF64:
             self.top = end
-        return self._mark_sent(relative(start, self.base), relative(end, self.base))
+        # relative(start, base) and relative(end, base), written out: this runs once per data segment
+        lo = ((start - base + HALF64) & MASK64) - HALF64
+        hi = ((end - base + HALF64) & MASK64) - HALF64
+        ends = self.sent_ends
+        if ends and lo == ends[-1] and lo < hi:  # the usual case: right after the last data sent
+            ends[-1] = hi
+            return False
+        return self._mark_sent(lo, hi)
 
     def _mark_sent(self, lo: int, hi: int) -> bool:
         """Add [lo, hi) to the ranges sent; True when it overlaps one of them.  Past ``_SENT_RANGES``

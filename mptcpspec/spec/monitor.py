@@ -150,7 +150,7 @@ class ConnectionMonitor:
             on_dss(self, seg, sub, h, options[0])
             if seg.payload_len and options[0].dsn is None:
                 dss.on_payload_without_mapping(self, seg, sub, h)
-            return self.judge.take()
+            return self.judge.take() if self.judge.pending else []
         if seg.option_errors:
             self._malformed(seg, sub, h)
         if conn.phase is ConnPhase.FALLBACK:

@@ -363,8 +363,8 @@ class Subflow:
 
     def track(self, seg: Segment, d: int) -> None:
         """Update sequence tracking with ``seg`` sent in direction ``d`` (loss evidence, bytes)."""
-        flags, seq = seg.flags, seg.seq
-        end = (seq + seg.payload_len + (1 if flags & SYN else 0) + (1 if flags & FIN else 0)) & 0xFFFFFFFF
+        flags, seq, length = seg.flags, seg.seq, seg.payload_len
+        end = (seq + length + (1 if flags & SYN else 0) + (1 if flags & FIN else 0)) & 0xFFFFFFFF
         known = self.snd_end[d]
         if known is None:
             self.snd_end[d] = end
@@ -381,6 +381,6 @@ class Subflow:
                 self.lossy[other] = True
         if flags & FIN:
             self.fins[d] = True
-        self.bytes[d] += seg.payload_len
+        self.bytes[d] += length
         self.packets += 1
         self.last_frame = seg.frame

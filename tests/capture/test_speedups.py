@@ -8,6 +8,7 @@ captures mutated at random bytes (cut headers, lying lengths, other protocols).
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from collections.abc import Iterator
 from pathlib import Path
@@ -136,3 +137,30 @@ def test_mutated_captures_decode_the_same(
     mutated = bytes(data[: len(data) - cut])
     with pytest.MonkeyPatch.context() as monkeypatch:
         assert_same(mutated, monkeypatch)
+
+
+def _dss_fields() -> list[bytes]:
+    """DSS options (RFC 8684 §3.3) with every flag byte, both reserved nibbles, and every length that
+    fits in a TCP header, whole or not: the native DSS parser against ``parse_dss``."""
+    found = []
+    for flags in range(256):
+        for low in (0, 5):
+            for length in range(2, 29):
+                body = bytes(range(1, 256))[: max(length - 4, 0)]
+                option = bytes((30, length, 0x20 | low, flags)) + body
+                found.append(option[: max(length, 2)])
+    return found
+
+
+def test_every_dss_layout_decodes_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    template = conversation(4)[3]
+    segments = []
+    for i, option in enumerate(_dss_fields()):
+        extra = b"\x01\x01\x08\x0a" + i.to_bytes(4, "big") + b"\x00\x00\x00\x01"  # NOP NOP timestamps
+        field = (option + extra)[:40] if i % 2 else (extra + option)[:40]
+        segments.append(dataclasses.replace(template, frame=i + 1, tcp_options=field, mptcp=()))
+    out = io.BytesIO()
+    write_pcap(out, segments, "sll2")
+    fast, _pure = _both(out.getvalue(), monkeypatch, mptcp_only=False)
+    assert fast is not None and len(fast[0]) == len(segments)
+    assert_same(out.getvalue(), monkeypatch)
