@@ -14,7 +14,6 @@ import importlib
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
@@ -24,8 +23,6 @@ from ..spec.events import Observer
 from .progress import Progress, track
 from .replay import validate_file
 from .report import Summary, annotate_capture, format_file_text, format_summary_text, reports_to_json
-from .report_html import index_html, report_file_name, write_html_report
-from .report_junit import junit_document
 from .results import FileReport
 from .selection import parse_rule_selection
 
@@ -81,6 +78,8 @@ def _validate_path(
 
 
 def _in_processes(task: Callable[[str], FileReport], paths: list[str], jobs: int) -> Iterator[FileReport]:
+    from concurrent.futures import ProcessPoolExecutor  # here: multiprocessing is slow to import
+
     executor = ProcessPoolExecutor(max_workers=min(jobs, len(paths)))
     try:
         yield from executor.map(task, paths)
@@ -161,6 +160,8 @@ class _UniqueNames:
         self._used: set[str] = {"index"}
 
     def take(self, path: str) -> str:
+        from .report_html import report_file_name
+
         base = name = report_file_name(path).removesuffix(".html")
         count = 1
         while name in self._used:
@@ -185,6 +186,8 @@ def _write_files(report: FileReport, base: str, outputs: OutputOptions, many: bo
         folder.mkdir(parents=True, exist_ok=True)
         annotate_capture(report, folder / f"{base}.annotated.pcapng")
     if outputs.report_dir:
+        from .report_html import write_html_report
+
         write_html_report(report, outputs.report_dir, f"{base}.html")
 
 
@@ -222,10 +225,12 @@ def run_validate(
         if outputs.format == "text":
             out.write(format_file_text(report, color=outputs.color) + "\n")
             out.flush()
-        base = names.take(report.path)
+        base = names.take(report.path) if outputs.annotate or outputs.report_dir else ""
         _write_files(report, base, outputs, many)
         kept.append((_without_series(report), f"{base}.html"))
     if outputs.report_dir and many:
+        from .report_html import index_html
+
         Path(outputs.report_dir, "index.html").write_text(index_html(kept), encoding="utf-8")
     files = [report for report, _ in kept]
     if outputs.format == "json":
@@ -233,5 +238,7 @@ def run_validate(
     else:
         out.write(format_summary_text(summary, color=outputs.color))
     if outputs.junit:
+        from .report_junit import junit_document
+
         Path(outputs.junit).write_text(junit_document(files), encoding="utf-8")
     return summary.exit_status

@@ -14,10 +14,12 @@ not the file.
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 
 from ..capture import CaptureError, open_capture
 from ..spec.monitor import ConnectionMonitor, MonitorEvent, Observer
@@ -34,6 +36,7 @@ _RETIRE_AFTER = 2000  # segments a closed connection still receives before it is
 _RETIRED_FLOWS = 4096  # flows of summarised connections whose stragglers are dropped silently
 _HOSTS = "AB"
 _FIN_RST = FIN | RST
+_YOUNG_THRESHOLD = 100_000  # allocations between collections of the youngest generation while reading
 
 
 class _Live:
@@ -339,6 +342,22 @@ def _report(name: str, packets: int, demux: _Demux, notes: tuple[Note, ...], sta
     return FileReport(name, packets, connections, findings, notes, None, time.perf_counter() - started)
 
 
+@contextmanager
+def _young_garbage() -> Iterator[None]:
+    """Collect cyclic garbage less often while a capture streams through (restored afterwards).
+
+    Every packet allocates a Segment, its fields and its options, nearly all freed by reference counting
+    a moment later; with CPython's default threshold the collector still walks the young objects every
+    700 allocations.  On a 335,719-packet capture that was about a sixth of ``mptcpspec validate``'s time.
+    """
+    before = gc.get_threshold()
+    gc.set_threshold(_YOUNG_THRESHOLD, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
 def validate_segments(
     segments: Iterable[Segment],
     *,
@@ -385,7 +404,8 @@ def validate_file(
         return FileReport(name, 0, error=str(exc), seconds=time.perf_counter() - started)
     demux = _Demux(strict=strict, rules=rules, series=series, complete=False, trace=trace)
     segments: Iterator[Segment] = reader.segments(mptcp_only=True)
-    for seg in segments:
-        demux.feed(seg)
+    with _young_garbage():
+        for seg in segments:
+            demux.feed(seg)
     notes = tuple(Note(n.frame, n.kind, n.message) for n in reader.notes)
     return _report(name, reader.packets, demux, notes, started)

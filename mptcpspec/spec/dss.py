@@ -1,6 +1,6 @@
 """The DSS procedures: what one DSS option (or the data of an MP_CAPABLE) does to the data model.
 
-``on_mapping`` checks a data sequence mapping against the negotiation (checksum present or not), the
+``on_mapping`` checks a new data sequence mapping against the negotiation (checksum present or not), the
 sender's IDSN, its DATA_FIN and the earlier mappings of the same subflow bytes, then follows the
 segment's own bytes (reinjected data must be the same data; checksums when the mapping's payload is in
 the capture).  ``on_data_ack`` checks a DATA_ACK against what the other host is known to have sent.
@@ -39,7 +39,14 @@ from .segment import SYN, Segment
 from .subflow import Mapping, Subflow
 from .verdicts import Judge
 
-__all__ = ["DataContext", "Mapping", "on_data_ack", "on_mapping"]
+__all__ = [
+    "DataContext",
+    "Mapping",
+    "on_data_ack",
+    "on_mapped_segment",
+    "on_mapping",
+    "on_payload_without_mapping",
+]
 
 _KEPT_MAPPINGS = 32
 
@@ -63,17 +70,21 @@ class DataContext(Context, Protocol):
     def checksum_failures(self) -> list[ChecksumFailure]: ...
 
 
-def on_mapping(m: DataContext, seg: Segment, sub: Subflow, h: int, mp: Mapping, *, repeated: bool) -> None:
-    """A mapping sent by host ``h`` on ``sub`` (RFC 8684 §3.3.1); ``repeated``: the same mapping as this
-    subflow direction's last one (only the segment's own bytes are new)."""
-    judge, conn, flow = m.judge, m.conn, m.data[h]
+def on_mapping(m: DataContext, seg: Segment, sub: Subflow, h: int, mp: Mapping) -> None:
+    """A new mapping sent by host ``h`` on ``sub`` (RFC 8684 §3.3.1), not the same as this subflow
+    direction's last one; ``on_mapped_segment`` then follows the segment's own bytes."""
+    _checksum_presence(m.judge, m.conn, seg, sub, mp)
+    _new_mapping(m, seg, sub, h, mp, mp.length - 1 if mp.fin else mp.length)
+
+
+def on_mapped_segment(m: DataContext, seg: Segment, sub: Subflow, h: int, mp: Mapping) -> None:
+    """The bytes of a segment that carries (or continues) mapping ``mp`` of host ``h``: placed at their
+    DSNs, compared when sent again, checksummed; a DATA_FIN without data has its checksum checked."""
     data_len = mp.length - 1 if mp.fin else mp.length
-    if not repeated:
-        _checksum_presence(judge, conn, seg, sub, mp)
-        _new_mapping(m, seg, sub, h, mp, data_len)
     if seg.payload_len:
-        _segment_data(m, seg, sub, h, flow, mp, data_len)
-    elif mp.checksum is not None and data_len == 0 and conn.checksums:
+        _segment_data(m, seg, sub, h, m.data[h], mp, data_len)
+    elif mp.checksum is not None and data_len == 0 and m.conn.checksums:
+        judge = m.judge
         judge.checks += 1
         if not check_checksum(mp.dsn, mp.ssn, mp.length, b"", mp.checksum):
             judge.breach(
@@ -91,7 +102,7 @@ def on_payload_without_mapping(m: DataContext, seg: Segment, sub: Subflow, h: in
     mp = sub.mapping[h]
     if mp is None or sub.relative_seq(h, seg.seq) is None:
         return
-    _segment_data(m, seg, sub, h, m.data[h], mp, mp.length - 1 if mp.fin else mp.length)
+    on_mapped_segment(m, seg, sub, h, mp)
 
 
 def _checksum_presence(judge: Judge, conn: Connection, seg: Segment, sub: Subflow, mp: Mapping) -> None:

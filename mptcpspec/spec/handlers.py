@@ -76,15 +76,13 @@ def on_dss(m: MonitorView, seg: Segment, sub: Subflow, h: int, opt: Dss) -> None
     dsn = opt.dsn
     if dsn is not None and opt.data_level_length:
         raw = (dsn, opt.ssn, opt.data_level_length, opt.checksum, opt.data_fin)
-        if raw == sub.mapping_raw[h]:  # Linux repeats a mapping on each of its segments
-            mapping = sub.mapping[h]
-            assert mapping is not None
-            dss.on_mapping(m, seg, sub, h, mapping, repeated=True)
-        else:
+        mapping = sub.mapping[h]
+        if mapping is None or raw != sub.mapping_raw[h]:  # Linux repeats a mapping on each of its segments
             mapping = new_mapping(m, opt, h)
             sub.mapping_raw[h] = raw
             sub.mapping[h] = mapping
-            dss.on_mapping(m, seg, sub, h, mapping, repeated=False)
+            dss.on_mapping(m, seg, sub, h, mapping)
+        dss.on_mapped_segment(m, seg, sub, h, mapping)
     if opt.data_ack is not None:
         dss.on_data_ack(m, seg, sub, h, opt.data_ack, opt.data_ack_wide)
 
@@ -244,7 +242,9 @@ def record_third_ack(m: MonitorView, seg: Segment, sub: Subflow, h: int, opt: Mp
         if idsn is not None:
             mapping = dss.Mapping((idsn + 1) & ((1 << 64) - 1), 1, opt.data_length, False, opt.checksum)
             key = (mapping.dsn, 1, opt.data_length, opt.checksum, False)
-            dss.on_mapping(m, seg, sub, 0, mapping, repeated=key == sub.mapping_raw[0])
+            if key != sub.mapping_raw[0]:
+                dss.on_mapping(m, seg, sub, 0, mapping)
+            dss.on_mapped_segment(m, seg, sub, 0, mapping)
             sub.mapping_raw[0] = key
             sub.mapping[0] = mapping
 
