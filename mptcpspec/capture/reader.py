@@ -161,6 +161,7 @@ class CaptureReader:
         log = self._begin()
         decoder = PacketDecoder(log, mptcp_only=mptcp_only)
         decode, admit = decoder.decode, decoder.admit
+        admitted = decoder.mptcp_flows if mptcp_only else None
         link: LinkDecoder | None = None
         unknown: set[tuple[int, int]] = set()
         frame, last = 0, (-1, -1)
@@ -168,6 +169,9 @@ class CaptureReader:
             for item in self._pass(log, decoder.batch_decoder):
                 if isinstance(item, Segment):  # decoded by the native fast path
                     frame = item.frame
+                    if admitted is None or (item.src, item.sport, item.dst, item.dport) in admitted:
+                        yield item  # the usual case: a flow already known to be MPTCP, or no filter
+                        continue
                     segment = admit(item)
                 else:
                     frame, ts_ns, interface, linktype, data, _orig_len = item

@@ -62,6 +62,21 @@ class MonitorView(dss.DataContext, Protocol):
 
 
 def on_dss(m: MonitorView, seg: Segment, sub: Subflow, h: int, opt: Dss) -> None:
+    if opt is sub.last_dss[h] and not opt.reserved:
+        # The very option of this subflow direction's previous DSS (the reader shares the parse of
+        # byte-identical options): judged as an option already, its mapping is the current one.
+        mapping = sub.mapping[h]
+        if mapping is not None and opt.dsn is not None and opt.data_level_length:
+            dss.on_mapped_segment(m, seg, sub, h, mapping)
+    else:
+        _new_dss(m, seg, sub, h, opt)
+    if opt.data_ack is not None:
+        dss.on_data_ack(m, seg, sub, h, opt.data_ack, opt.data_ack_wide)
+
+
+def _new_dss(m: MonitorView, seg: Segment, sub: Subflow, h: int, opt: Dss) -> None:
+    """A DSS other than this subflow direction's previous one: its bits, then its mapping."""
+    sub.last_dss[h] = opt
     conn = m.conn
     if not conn.dss_sent[h]:
         conn.dss_sent[h] = seg.frame
@@ -83,8 +98,6 @@ def on_dss(m: MonitorView, seg: Segment, sub: Subflow, h: int, opt: Dss) -> None
             sub.mapping[h] = mapping
             dss.on_mapping(m, seg, sub, h, mapping)
         dss.on_mapped_segment(m, seg, sub, h, mapping)
-    if opt.data_ack is not None:
-        dss.on_data_ack(m, seg, sub, h, opt.data_ack, opt.data_ack_wide)
 
 
 def new_mapping(m: MonitorView, opt: Dss, h: int) -> dss.Mapping:
@@ -247,6 +260,7 @@ def record_third_ack(m: MonitorView, seg: Segment, sub: Subflow, h: int, opt: Mp
             dss.on_mapped_segment(m, seg, sub, 0, mapping)
             sub.mapping_raw[0] = key
             sub.mapping[0] = mapping
+            sub.last_dss[0] = None  # the current mapping is no DSS's any more
 
 
 def learn(m: MonitorView, host: int, key: int) -> None:

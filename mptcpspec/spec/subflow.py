@@ -18,7 +18,7 @@ import hmac
 from dataclasses import dataclass
 
 from . import crypto
-from .options import MpJoinSyn, MpJoinSynAck
+from .options import Dss, MpJoinSyn, MpJoinSynAck
 from .rules import Level, Rule
 from .segment import ACK, FIN, RST, SYN, Segment
 
@@ -298,6 +298,7 @@ class Subflow:
         "join_syn",
         "join_synack",
         "kind",
+        "last_dss",
         "last_frame",
         "lossy",
         "map_top",
@@ -355,6 +356,9 @@ class Subflow:
         self.mismatch: list[tuple[tuple[int, int, int], int, str] | None] = [None, None]
         self.mapping_raw: list[tuple[int, int | None, int, int | None, bool] | None] = [None, None]
         self.mapping: list[Mapping | None] = [None, None]
+        # per direction: the DSS option last judged, whose mapping (if it has one) is ``mapping``; None
+        # once ``mapping`` comes from elsewhere (MP_CAPABLE data)
+        self.last_dss: list[Dss | None] = [None, None]
 
     def relative_seq(self, d: int, seq: int) -> int | None:
         """``seq`` of direction ``d`` relative to that direction's ISN, or None when the ISN is unknown."""
@@ -365,18 +369,19 @@ class Subflow:
         """Update sequence tracking with ``seg`` sent in direction ``d`` (loss evidence, bytes)."""
         flags, seq, length = seg.flags, seg.seq, seg.payload_len
         end = (seq + length + (1 if flags & SYN else 0) + (1 if flags & FIN else 0)) & 0xFFFFFFFF
-        known = self.snd_end[d]
-        if known is None:
-            self.snd_end[d] = end
+        snd_end = self.snd_end
+        known = snd_end[d]
+        if known is None or seq == known:  # the first segment, or the next in order: nothing missed
+            snd_end[d] = end
         else:
             ahead = (seq - known) & 0xFFFFFFFF
             if 0 < ahead < 0x80000000:
                 self.lossy[d] = True
             if 0 < ((end - known) & 0xFFFFFFFF) < 0x80000000:
-                self.snd_end[d] = end
+                snd_end[d] = end
         if flags & ACK:
             other = 1 - d
-            seen = self.snd_end[other]
+            seen = snd_end[other]
             if seen is not None and 0 < ((seg.ack - seen) & 0xFFFFFFFF) < 0x80000000:
                 self.lossy[other] = True
         if flags & FIN:
