@@ -81,18 +81,46 @@ def on_mapped_segment(m: DataContext, seg: Segment, sub: Subflow, h: int, mp: Ma
     """The bytes of a segment that carries (or continues) mapping ``mp`` of host ``h``: placed at their
     DSNs, compared when sent again, checksummed; a DATA_FIN without data has its checksum checked."""
     data_len = mp.length - 1 if mp.fin else mp.length
-    if seg.payload_len:
-        _segment_data(m, seg, sub, h, m.data[h], mp, data_len)
-    elif mp.checksum is not None and data_len == 0 and m.conn.checksums:
-        judge = m.judge
-        judge.checks += 1
-        if not check_checksum(mp.dsn, mp.ssn, mp.length, b"", mp.checksum):
-            judge.breach(
-                DSS_CHECKSUM,
-                (seg.frame,),
-                f"DATA_FIN checksum {mp.checksum:#06x} does not match its pseudo-header",
-                sub.name,
-            )
+    if not seg.payload_len:
+        if mp.checksum is not None and data_len == 0 and m.conn.checksums:
+            _bare_data_fin_checksum(m.judge, seg, sub, mp)
+        return
+    isn = sub.isn[h]
+    rel = None if isn is None else (seg.seq - isn) & 0xFFFFFFFF  # sub.relative_seq, once per data segment
+    if rel is None:
+        if not mp.ssn and data_len:
+            return
+        rel = mp.ssn if seg.payload_len == data_len else None
+        if rel is None:
+            return
+    offset = (rel - mp.ssn) & 0xFFFFFFFF
+    if offset >= data_len:
+        return
+    dsn = (mp.dsn + offset) & MASK64
+    # Only the bytes this mapping covers: a segment coalesced on receive (GRO) may carry more.
+    length = min(seg.payload_len, data_len - offset)
+    resent = m.data[h].advance(dsn, (dsn + length) & MASK64)
+    if m.observer is not None:
+        m.data_event(seg, sub, h, dsn, length, "reinjection" if resent else "data")
+    complete = len(seg.payload) >= seg.payload_len
+    if resent:
+        _sent_again(m, seg, sub, h, mp, dsn, seg.payload[:length] if complete else None)
+    if complete:
+        m.data[h].store(dsn, seg.payload[:length])
+    if mp.checksum is not None and m.conn.checksums:
+        _checksum(m, seg, sub, h, mp, data_len, offset)
+
+
+def _bare_data_fin_checksum(judge: Judge, seg: Segment, sub: Subflow, mp: Mapping) -> None:
+    assert mp.checksum is not None
+    judge.checks += 1
+    if not check_checksum(mp.dsn, mp.ssn, mp.length, b"", mp.checksum):
+        judge.breach(
+            DSS_CHECKSUM,
+            (seg.frame,),
+            f"DATA_FIN checksum {mp.checksum:#06x} does not match its pseudo-header",
+            sub.name,
+        )
 
 
 def on_payload_without_mapping(m: DataContext, seg: Segment, sub: Subflow, h: int) -> None:
@@ -211,54 +239,31 @@ def _consistent(judge: Judge, seg: Segment, sub: Subflow, h: int, mp: Mapping, d
         sub.map_top[h] = end
 
 
-def _segment_data(
-    m: DataContext, seg: Segment, sub: Subflow, h: int, flow: DataDirection, mp: Mapping, data_len: int
+def _sent_again(
+    m: DataContext, seg: Segment, sub: Subflow, h: int, mp: Mapping, dsn: int, payload: bytes | None
 ) -> None:
-    """The segment's own bytes: reinjection consistency, checksum, sequence graph."""
-    isn = sub.isn[h]
-    rel = None if isn is None else (seg.seq - isn) & 0xFFFFFFFF  # sub.relative_seq, once per data segment
-    if rel is None:
-        if not mp.ssn and data_len:
-            return
-        rel = mp.ssn if seg.payload_len == data_len else None
-        if rel is None:
-            return
-    offset = (rel - mp.ssn) & 0xFFFFFFFF
-    if offset >= data_len:
+    """``dss.data-consistent`` for bytes at ``dsn`` mapped before: compared with what was stored, or
+    undetermined when the capture cut them (``payload`` None)."""
+    judge = m.judge
+    judge.checks += 1
+    if payload is None:
+        judge.undetermined(
+            DSS_DATA_CONSISTENT,
+            (seg.frame,),
+            "data sent again was not compared: the capture cut its payload (snaplen)",
+            sub.name,
+        )
         return
-    dsn = (mp.dsn + offset) & MASK64
-    # Only the bytes this mapping covers: a segment coalesced on receive (GRO) may carry more.
-    length = min(seg.payload_len, data_len - offset)
-    resent = flow.advance(dsn, (dsn + length) & MASK64)
-    if m.observer is not None:
-        m.data_event(seg, sub, h, dsn, length, "reinjection" if resent else "data")
-    complete = len(seg.payload) >= seg.payload_len
-    payload = seg.payload[:length]
-    if resent:
-        m.judge.checks += 1
-        if not complete:
-            m.judge.undetermined(
-                DSS_DATA_CONSISTENT,
-                (seg.frame,),
-                "data sent again was not compared: the capture cut its payload (snaplen)",
-                sub.name,
-            )
-        else:
-            diff = flow.stored_overlap(dsn, payload)
-            if diff is not None:
-                at, first, again = diff
-                message = (
-                    f"bytes at DSN {at:#x} sent again as {again[:8].hex()} (first sent as {first[:8].hex()})"
-                )
-                if mp.checksum is not None and m.conn.checksums:
-                    # A middlebox may have changed either copy: the mapping's checksum decides.
-                    sub.mismatch[h] = ((mp.ssn, mp.dsn, mp.length), seg.frame, message)
-                else:
-                    m.judge.breach(DSS_DATA_CONSISTENT, (seg.frame,), message, sub.name)
-    if complete:
-        flow.store(dsn, payload)
+    diff = m.data[h].stored_overlap(dsn, payload)
+    if diff is None:
+        return
+    at, first, again = diff
+    message = f"bytes at DSN {at:#x} sent again as {again[:8].hex()} (first sent as {first[:8].hex()})"
     if mp.checksum is not None and m.conn.checksums:
-        _checksum(m, seg, sub, h, mp, data_len, offset)
+        # A middlebox may have changed either copy: the mapping's checksum decides.
+        sub.mismatch[h] = ((mp.ssn, mp.dsn, mp.length), seg.frame, message)
+    else:
+        judge.breach(DSS_DATA_CONSISTENT, (seg.frame,), message, sub.name)
 
 
 def _checksum(

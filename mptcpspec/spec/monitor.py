@@ -126,8 +126,10 @@ class ConnectionMonitor:
 
     def step(self, seg: Segment, from_initiator: bool) -> list[Finding]:
         """Judge one segment, sent by A (``from_initiator``) or by B; returns the findings it made."""
-        h = 0 if from_initiator else 1
-        key = (seg.src, seg.sport, seg.dst, seg.dport) if h == 0 else (seg.dst, seg.dport, seg.src, seg.sport)
+        if from_initiator:
+            h, key = 0, (seg.src, seg.sport, seg.dst, seg.dport)
+        else:
+            h, key = 1, (seg.dst, seg.dport, seg.src, seg.sport)
         sub = self.subflows.get(key)
         if sub is None:
             sub = self._open(key, seg, h)
@@ -136,19 +138,19 @@ class ConnectionMonitor:
         sub.track(seg, h)
         options = seg.mptcp
         conn = self.conn
+        opt = options[0] if len(options) == 1 else None
         if (
-            len(options) == 1
-            and type(options[0]) is Dss
-            and options[0].data_level_length != 0
-            and conn.quiet
+            type(opt) is Dss
+            and opt.data_level_length != 0
             and sub.quiet
+            and conn.quiet
             and not seg.flags & _SYN_FIN_RST_URG
             and not seg.option_errors
         ):
             # The tables' quiet pairs ((established, mptcp) and (established, ack)) change nothing and
             # check nothing: only the DSS itself remains to be judged.
-            on_dss(self, seg, sub, h, options[0])
-            if seg.payload_len and options[0].dsn is None:
+            on_dss(self, seg, sub, h, opt)
+            if seg.payload_len and opt.dsn is None:
                 dss.on_payload_without_mapping(self, seg, sub, h)
             return self.judge.take() if self.judge.pending else []
         if seg.option_errors:
