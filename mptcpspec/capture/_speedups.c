@@ -1,16 +1,17 @@
-/* The capture reader's optional native fast path: classic pcap records -> Segments.
+/* The capture reader's optional native fast path: packet records -> Segments.
  *
- * ``PcapBatch.decode(buf, pos, frame, out)`` walks the complete pcap records of ``buf`` from ``pos`` and
- * appends one item per record to ``out``: a ``Segment`` when the record is the common case (a supported
- * link header, IPv4 without options and not a fragment or IPv6 with TCP as its first next header, and a
- * whole TCP header inside both the capture and the IP payload), otherwise the record itself as the
- * reader's raw tuple ``(frame, ts_ns, 0, linktype, data, orig_len)`` for the Python decoder, which owns
- * every other case and every capture note.  It stops before a record that is cut by the end of ``buf``
- * or whose length is impossible, and returns ``(pos, frame)`` there: the Python reader handles that
- * record (refill, note).  Every Segment it builds equals what ``PacketDecoder.decode`` builds for the
- * same bytes (tests/capture/test_speedups.py compares both on every capture and on mutated ones).
+ * ``Batch.pcap(buf, pos, frame, out, ...)`` walks the whole classic pcap records of ``buf`` from ``pos``,
+ * ``Batch.pcapng(...)`` the whole Enhanced Packet Blocks, and each appends one item per packet to ``out``:
+ * a ``Segment`` when the packet is the common case (a supported link header, IPv4 without options and not
+ * a fragment or IPv6 with TCP as its first next header, and a whole TCP header inside both the capture
+ * and the IP payload), otherwise the record itself as the reader's raw tuple ``(frame, ts_ns, interface,
+ * linktype, data, orig_len)`` for the Python decoder, which owns every other case and every capture note.
+ * Both stop before a record the Python reader must handle (cut by the end of ``buf``, an impossible
+ * length, any other block) and return where they stopped.  Every Segment built here equals what
+ * ``PacketDecoder.decode`` builds from the same bytes (tests/capture/test_speedups.py compares both on
+ * every capture and on mutated ones).
  *
- * Nothing here reads beyond a length it has checked against the record's captured length.
+ * Nothing here reads beyond a length it has checked against the buffer or the record's captured length.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -20,6 +21,7 @@
 
 #define N_FIELDS 16
 #define RECORD_HEADER 16
+#define EPB 6
 #define MAX_RECORD (1u << 24)
 #define TCP_PROTO 6
 #define MPTCP_KIND 30
@@ -51,10 +53,7 @@ typedef struct {
     PyObject *name_of;    /* callable: raw address bytes -> text (fills ``names``) */
     PyObject *scan;       /* callable: TCP options bytes -> (mptcp options, option errors) */
     PyObject *no_options; /* the pair for options without MPTCP: ((), ()) */
-    int little;
-    uint64_t ns_per_unit;
-    int linktype;
-} PcapBatch;
+} Batch;
 
 static uint16_t be16(const unsigned char *p) { return (uint16_t)((p[0] << 8) | p[1]); }
 
@@ -62,8 +61,8 @@ static uint32_t be32(const unsigned char *p) {
     return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | (uint32_t)p[3];
 }
 
-static uint32_t rec32(const PcapBatch *self, const unsigned char *p) {
-    if (self->little)
+static uint32_t u32(int little, const unsigned char *p) {
+    if (little)
         return ((uint32_t)p[3] << 24) | ((uint32_t)p[2] << 16) | ((uint32_t)p[1] << 8) | (uint32_t)p[0];
     return be32(p);
 }
@@ -108,7 +107,25 @@ static Py_ssize_t link_offset(int linktype, const unsigned char *d, Py_ssize_t l
     }
 }
 
-static PyObject *address(PcapBatch *self, const unsigned char *raw, Py_ssize_t size) {
+/* (linktype, mul, div, offset_ns) of one interface of a pcapng section: 0, or 1 when a value does not
+ * fit in 64 bits (a damaged IDB: the Python reader takes its packets), -1 on error. */
+static int interface_fields(PyObject *entry, long long fields[4]) {
+    if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 4) {
+        PyErr_SetString(PyExc_TypeError, "an interface is (linktype, mul, div, offset_ns)");
+        return -1;
+    }
+    for (int i = 0; i < 4; i++) {
+        int overflow = 0;
+        fields[i] = PyLong_AsLongLongAndOverflow(PyTuple_GET_ITEM(entry, i), &overflow);
+        if (fields[i] == -1 && PyErr_Occurred())
+            return -1;
+        if (overflow)
+            return 1;
+    }
+    return 0;
+}
+
+static PyObject *address(Batch *self, const unsigned char *raw, Py_ssize_t size) {
     PyObject *key = PyBytes_FromStringAndSize((const char *)raw, size);
     if (key == NULL)
         return NULL;
@@ -132,7 +149,7 @@ static PyObject *none(void) { Py_RETURN_NONE; }
 
 /* The (options, errors) pair of one well-formed DSS option (RFC 8684 §3.3), built as ``parse_dss``
  * builds it; NULL with no error set for anything else (a length that fits no layout): Python parses it. */
-static PyObject *parse_dss(PcapBatch *self, const unsigned char *o, Py_ssize_t length) {
+static PyObject *parse_dss(Batch *self, const unsigned char *o, Py_ssize_t length) {
     if (length < 4 || o[2] >> 4 != 2)
         return NULL;
     unsigned flags = o[3];
@@ -188,7 +205,7 @@ static int remember(PyObject *memo, PyObject *key, PyObject *value) {
  * every option but EOL and NOP has a length byte of at least 2 that stays inside the field), the scan
  * depends on the MPTCP options alone, so only their bytes are passed: the timestamps that change on
  * every segment then do not defeat the scan's memo.  Anything unusual passes the whole field. */
-static PyObject *scan_options(PcapBatch *self, const unsigned char *o, Py_ssize_t n, PyObject *options) {
+static PyObject *scan_options(Batch *self, const unsigned char *o, Py_ssize_t n, PyObject *options) {
     Py_ssize_t starts[MAX_SPANS], lengths[MAX_SPANS], total = 0, i = 0;
     int count = 0;
     while (i < n && o[i] != 0) {
@@ -235,9 +252,9 @@ static PyObject *scan_options(PcapBatch *self, const unsigned char *o, Py_ssize_
 
 /* The Segment of one record, NULL with no error set when the Python decoder must take it, NULL with an
  * error set on failure. */
-static PyObject *segment(PcapBatch *self, long long frame, uint64_t ts_ns, const unsigned char *d,
+static PyObject *segment(Batch *self, int linktype, long long frame, int64_t ts_ns, const unsigned char *d,
                          Py_ssize_t len) {
-    Py_ssize_t off = link_offset(self->linktype, d, len);
+    Py_ssize_t off = link_offset(linktype, d, len);
     if (off < 0 || len < off + 40)
         return NULL;
     const unsigned char *ip = d + off;
@@ -312,52 +329,139 @@ fail:
     return NULL;
 }
 
-static PyObject *raw_record(PcapBatch *self, long long frame, uint64_t ts_ns, const char *d,
+/* The record for the Python decoder: (frame, ts_ns, interface, linktype, data, orig_len). */
+static PyObject *raw_record(long long frame, int64_t ts_ns, long interface, int linktype, const char *d,
                             Py_ssize_t len, uint32_t orig_len) {
-    return Py_BuildValue("(LKiiy#k)", frame, (unsigned long long)ts_ns, 0, self->linktype, d, len,
+    return Py_BuildValue("(LLliy#k)", frame, (long long)ts_ns, interface, linktype, d, len,
                          (unsigned long)orig_len);
 }
 
-static PyObject *PcapBatch_decode(PcapBatch *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 4 || !PyBytes_Check(args[0]) || !PyLong_Check(args[1]) || !PyLong_Check(args[2]) ||
-        !PyList_Check(args[3])) {
-        PyErr_SetString(PyExc_TypeError, "decode(buf: bytes, pos: int, frame: int, out: list)");
-        return NULL;
+/* Append the Segment of one record to ``out``, or the raw record when Python must decode it. */
+static int emit(Batch *self, PyObject *out, int linktype, long long frame, int64_t ts_ns, long interface,
+                const char *data, Py_ssize_t caplen, uint32_t orig_len) {
+    PyObject *item = segment(self, linktype, frame, ts_ns, (const unsigned char *)data, caplen);
+    if (item == NULL) {
+        if (PyErr_Occurred())
+            return -1;
+        item = raw_record(frame, ts_ns, interface, linktype, data, caplen, orig_len);
+        if (item == NULL)
+            return -1;
     }
-    const char *buf = PyBytes_AS_STRING(args[0]);
-    Py_ssize_t size = PyBytes_GET_SIZE(args[0]);
-    Py_ssize_t pos = PyLong_AsSsize_t(args[1]);
-    long long frame = PyLong_AsLongLong(args[2]);
-    if ((pos == -1 || frame == -1) && PyErr_Occurred())
-        return NULL;
-    if (pos < 0 || pos > size) {
+    int appended = PyList_Append(out, item);
+    Py_DECREF(item);
+    return appended;
+}
+
+static int buffer_args(PyObject *const *args, const char **buf, Py_ssize_t *size, Py_ssize_t *pos,
+                       long long *frame) {
+    if (!PyBytes_Check(args[0]) || !PyLong_Check(args[1]) || !PyLong_Check(args[2]) || !PyList_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "expected (buf: bytes, pos: int, frame: int, out: list, ...)");
+        return -1;
+    }
+    *buf = PyBytes_AS_STRING(args[0]);
+    *size = PyBytes_GET_SIZE(args[0]);
+    *pos = PyLong_AsSsize_t(args[1]);
+    *frame = PyLong_AsLongLong(args[2]);
+    if ((*pos == -1 || *frame == -1) && PyErr_Occurred())
+        return -1;
+    if (*pos < 0 || *pos > *size) {
         PyErr_SetString(PyExc_ValueError, "pos outside the buffer");
+        return -1;
+    }
+    return 0;
+}
+
+/* pcap(buf, pos, frame, out, little, ns_per_unit, linktype) -> (pos, frame) */
+static PyObject *Batch_pcap(Batch *self, PyObject *const *args, Py_ssize_t nargs) {
+    const char *buf;
+    Py_ssize_t size, pos;
+    long long frame;
+    if (nargs != 7) {
+        PyErr_SetString(PyExc_TypeError, "pcap() takes 7 arguments");
         return NULL;
     }
-    PyObject *out = args[3];
+    if (buffer_args(args, &buf, &size, &pos, &frame) < 0)
+        return NULL;
+    int little = PyObject_IsTrue(args[4]);
+    long long ns_per_unit = PyLong_AsLongLong(args[5]);
+    long linktype = PyLong_AsLong(args[6]);
+    if (little < 0 || PyErr_Occurred())
+        return NULL;
+    if (ns_per_unit < 1 || ns_per_unit > 1000) {
+        PyErr_SetString(PyExc_ValueError, "ns_per_unit must be 1 to 1000");
+        return NULL;
+    }
     while (size - pos >= RECORD_HEADER) {
         const unsigned char *h = (const unsigned char *)buf + pos;
-        uint32_t caplen = rec32(self, h + 8);
+        uint32_t caplen = u32(little, h + 8);
         if (caplen > MAX_RECORD || size - pos - RECORD_HEADER < (Py_ssize_t)caplen)
             break;
-        uint64_t ts_ns = (uint64_t)rec32(self, h) * 1000000000u + (uint64_t)rec32(self, h + 4) * self->ns_per_unit;
-        const char *data = buf + pos + RECORD_HEADER;
+        int64_t ts_ns = (int64_t)u32(little, h) * 1000000000 + (int64_t)u32(little, h + 4) * ns_per_unit;
         frame += 1;
-        PyObject *item = segment(self, frame, ts_ns, (const unsigned char *)data, caplen);
-        if (item == NULL) {
-            if (PyErr_Occurred())
-                return NULL;
-            item = raw_record(self, frame, ts_ns, data, caplen, rec32(self, h + 12));
-            if (item == NULL)
-                return NULL;
-        }
-        int appended = PyList_Append(out, item);
-        Py_DECREF(item);
-        if (appended < 0)
+        if (emit(self, args[3], (int)linktype, frame, ts_ns, 0, buf + pos + RECORD_HEADER, caplen,
+                 u32(little, h + 12)) < 0)
             return NULL;
         pos += RECORD_HEADER + (Py_ssize_t)caplen;
     }
     return Py_BuildValue("(nL)", pos, frame);
+}
+
+/* pcapng(buf, pos, frame, out, little, interfaces, last_ns) -> (pos, frame, last_ns)
+ *
+ * Enhanced Packet Blocks only, of interfaces in ``interfaces`` (a list of (linktype, mul, div, offset_ns)
+ * per interface of the section, time = ts * mul // div + offset_ns) with a whole resolution (div 1).
+ * It stops at any other block, at a block cut by the buffer's end, at a trailing length that differs or a
+ * packet that overruns its block: the Python reader takes that block (and its note). */
+static PyObject *Batch_pcapng(Batch *self, PyObject *const *args, Py_ssize_t nargs) {
+    const char *buf;
+    Py_ssize_t size, pos;
+    long long frame;
+    if (nargs != 7) {
+        PyErr_SetString(PyExc_TypeError, "pcapng() takes 7 arguments");
+        return NULL;
+    }
+    if (buffer_args(args, &buf, &size, &pos, &frame) < 0)
+        return NULL;
+    int little = PyObject_IsTrue(args[4]);
+    PyObject *interfaces = args[5];
+    int beyond = 0; /* a time past 64 bits (Python made it): returned as it came unless a packet here follows */
+    long long last_ns = PyLong_AsLongLongAndOverflow(args[6], &beyond);
+    if (little < 0 || (last_ns == -1 && PyErr_Occurred()))
+        return NULL;
+    if (!PyList_Check(interfaces)) {
+        PyErr_SetString(PyExc_TypeError, "interfaces must be a list");
+        return NULL;
+    }
+    while (size - pos >= 32) {
+        const unsigned char *b = (const unsigned char *)buf + pos;
+        uint32_t length = u32(little, b + 4);
+        if (u32(little, b) != EPB || length < 32 || length % 4 || length > MAX_RECORD || size - pos < length ||
+            u32(little, b + length - 4) != length)
+            break;
+        uint32_t ifindex = u32(little, b + 8), caplen = u32(little, b + 20);
+        if (ifindex >= (uint32_t)PyList_GET_SIZE(interfaces) || (uint64_t)caplen + 32 > length)
+            break;
+        long long iface[4];
+        int unusual = interface_fields(PyList_GET_ITEM(interfaces, ifindex), iface);
+        if (unusual < 0)
+            return NULL;
+        if (unusual)
+            break;
+        uint64_t ts = (uint64_t)u32(little, b + 12) << 32 | u32(little, b + 16);
+        long long ns;
+        if (iface[2] != 1 || ts > INT64_MAX || __builtin_mul_overflow((long long)ts, iface[1], &ns) ||
+            __builtin_add_overflow(ns, iface[3], &ns))
+            break;
+        frame += 1;
+        if (emit(self, args[3], (int)iface[0], frame, ns, (long)ifindex, buf + pos + 28, caplen,
+                 u32(little, b + 24)) < 0)
+            return NULL;
+        last_ns = ns, beyond = 0;
+        pos += length;
+    }
+    if (beyond)
+        return Py_BuildValue("(nLO)", pos, frame, args[6]);
+    return Py_BuildValue("(nLL)", pos, frame, last_ns);
 }
 
 /* Each field's slot offset in ``type``; -1 with TypeError when one is not a plain object slot of it. */
@@ -380,15 +484,11 @@ static int slot_offsets(PyObject *type, const char *const *names, int n, Py_ssiz
     return 0;
 }
 
-static int PcapBatch_init(PcapBatch *self, PyObject *args, PyObject *kwargs) {
-    static char *keywords[] = {"segment_type", "dss_type", "names", "name_of", "scan", "little", "ns_per_unit",
-                               "linktype", NULL};
+static int Batch_init(Batch *self, PyObject *args, PyObject *kwargs) {
+    static char *keywords[] = {"segment_type", "dss_type", "names", "name_of", "scan", NULL};
     PyObject *type, *dss_type, *names, *name_of, *scan;
-    int little, linktype;
-    unsigned long long ns_per_unit;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!O!O!OOpKi", keywords, &PyType_Type, &type, &PyType_Type,
-                                     &dss_type, &PyDict_Type, &names, &name_of, &scan, &little, &ns_per_unit,
-                                     &linktype))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!O!O!OO", keywords, &PyType_Type, &type, &PyType_Type,
+                                     &dss_type, &PyDict_Type, &names, &name_of, &scan))
         return -1;
     if (slot_offsets(type, FIELDS, N_FIELDS, self->offsets) < 0 ||
         slot_offsets(dss_type, DSS_FIELDS, N_DSS_FIELDS, self->dss_offsets) < 0)
@@ -412,13 +512,10 @@ static int PcapBatch_init(PcapBatch *self, PyObject *args, PyObject *kwargs) {
     Py_XSETREF(self->scan, scan);
     Py_XSETREF(self->no_options, no_options);
     Py_XSETREF(self->scans, scans);
-    self->little = little;
-    self->ns_per_unit = ns_per_unit;
-    self->linktype = linktype;
     return 0;
 }
 
-static void PcapBatch_dealloc(PcapBatch *self) {
+static void Batch_dealloc(Batch *self) {
     Py_XDECREF(self->segment_type);
     Py_XDECREF(self->dss_type);
     Py_XDECREF(self->scans);
@@ -429,22 +526,24 @@ static void PcapBatch_dealloc(PcapBatch *self) {
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-static PyMethodDef PcapBatch_methods[] = {
-    {"decode", (PyCFunction)(void (*)(void))PcapBatch_decode, METH_FASTCALL,
-     "decode(buf, pos, frame, out) -> (pos, frame): append a Segment or a raw record per complete record."},
+static PyMethodDef Batch_methods[] = {
+    {"pcap", (PyCFunction)(void (*)(void))Batch_pcap, METH_FASTCALL,
+     "pcap(buf, pos, frame, out, little, ns_per_unit, linktype) -> (pos, frame): the whole records."},
+    {"pcapng", (PyCFunction)(void (*)(void))Batch_pcapng, METH_FASTCALL,
+     "pcapng(buf, pos, frame, out, little, interfaces, last_ns) -> (pos, frame, last_ns): the whole EPBs."},
     {NULL, NULL, 0, NULL},
 };
 
-static PyTypeObject PcapBatchType = {
+static PyTypeObject BatchType = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "mptcpspec.capture._speedups.PcapBatch",
-    .tp_basicsize = sizeof(PcapBatch),
+    .tp_name = "mptcpspec.capture._speedups.Batch",
+    .tp_basicsize = sizeof(Batch),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Decodes the complete records of a classic pcap buffer (the reader's native fast path).",
+    .tp_doc = "Decodes the whole packet records of a capture buffer (the reader's native fast path).",
     .tp_new = PyType_GenericNew,
-    .tp_init = (initproc)PcapBatch_init,
-    .tp_dealloc = (destructor)PcapBatch_dealloc,
-    .tp_methods = PcapBatch_methods,
+    .tp_init = (initproc)Batch_init,
+    .tp_dealloc = (destructor)Batch_dealloc,
+    .tp_methods = Batch_methods,
 };
 
 static struct PyModuleDef module = {
@@ -452,14 +551,14 @@ static struct PyModuleDef module = {
 };
 
 PyMODINIT_FUNC PyInit__speedups(void) {
-    if (PyType_Ready(&PcapBatchType) < 0)
+    if (PyType_Ready(&BatchType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)
         return NULL;
-    Py_INCREF(&PcapBatchType);
-    if (PyModule_AddObject(m, "PcapBatch", (PyObject *)&PcapBatchType) < 0) {
-        Py_DECREF(&PcapBatchType);
+    Py_INCREF(&BatchType);
+    if (PyModule_AddObject(m, "Batch", (PyObject *)&BatchType) < 0) {
+        Py_DECREF(&BatchType);
         Py_DECREF(m);
         return NULL;
     }

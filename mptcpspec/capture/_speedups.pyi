@@ -7,7 +7,7 @@ from ..spec.options import Dss, MptcpOption
 from ..spec.segment import Segment
 from .source import RawRecord
 
-class PcapBatch:
+class Batch:
     def __init__(
         self,
         segment_type: type[Segment],
@@ -15,11 +15,27 @@ class PcapBatch:
         names: dict[bytes, str],
         name_of: Callable[[bytes], str],
         scan: Callable[[bytes], tuple[tuple[MptcpOption, ...], tuple[OptionError, ...]]],
+        /,
+    ) -> None: ...
+    def pcap(
+        self,
+        buf: bytes,
+        pos: int,
+        frame: int,
+        out: list[RawRecord | Segment],
         little: bool,
         ns_per_unit: int,
         linktype: int,
         /,
-    ) -> None: ...
-    def decode(
-        self, buf: bytes, pos: int, frame: int, out: list[RawRecord | Segment], /
     ) -> tuple[int, int]: ...
+    def pcapng(
+        self,
+        buf: bytes,
+        pos: int,
+        frame: int,
+        out: list[RawRecord | Segment],
+        little: bool,
+        interfaces: list[tuple[int, int, int, int]],
+        last_ns: int,
+        /,
+    ) -> tuple[int, int, int]: ...

@@ -16,12 +16,12 @@ from ..spec.errors import OptionError
 from ..spec.options import MPTCP_KIND, Dss, MptcpOption, scan_tcp_options
 from ..spec.segment import Segment
 from .notes import NoteKind, NoteLog
-from .pcap import BatchDecoder, PcapHeader
+from .source import BatchDecoder
 
 try:
-    from ._speedups import PcapBatch
+    from ._speedups import Batch
 except ImportError:  # installed without a C compiler: the Python decoder takes every packet
-    PcapBatch = None  # type: ignore[assignment,misc]
+    Batch = None  # type: ignore[assignment,misc]
 
 __all__ = ["NO_SPEEDUPS", "PacketDecoder", "speedups_available"]
 
@@ -134,14 +134,12 @@ class PacketDecoder:
             self._held = syn
         return _YIELD
 
-    def batch_decoder(self, header: PcapHeader) -> BatchDecoder | None:
-        """The native fast path for a pcap file with this header, sharing this decoder's address names
-        (None when it is not built or ``MPTCPSPEC_NO_SPEEDUPS`` is set)."""
+    def batch_decoder(self) -> BatchDecoder | None:
+        """The native fast path, sharing this decoder's address names (None when it is not built or
+        ``MPTCPSPEC_NO_SPEEDUPS`` is set)."""
         if not speedups_available():
             return None
-        little = header.byteorder == "<"
-        return PcapBatch(Segment, Dss, self._names, self._name, scan_tcp_options, little,
-                         header.ns_per_unit, header.linktype)  # fmt: skip
+        return Batch(Segment, Dss, self._names, self._name, scan_tcp_options)
 
     def take_held(self) -> Segment | None:
         """The plain SYN to yield before the segment just decoded, if its answer made the flow MPTCP."""
@@ -255,4 +253,4 @@ class PacketDecoder:
 
 def speedups_available() -> bool:
     """Whether the reader uses its native fast path: built at install time and not switched off."""
-    return PcapBatch is not None and not os.environ.get(NO_SPEEDUPS)
+    return Batch is not None and not os.environ.get(NO_SPEEDUPS)

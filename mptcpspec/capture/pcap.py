@@ -8,13 +8,12 @@ from __future__ import annotations
 import struct
 from collections.abc import Generator
 from dataclasses import dataclass
-from typing import Protocol
 
 from ..spec.segment import Segment
 from .notes import CaptureError, NoteKind, NoteLog
-from .source import MAX_RECORD, Input, RawRecord
+from .source import MAX_RECORD, BatchDecoder, Input, RawRecord
 
-__all__ = ["PCAP_MAGICS", "BatchDecoder", "PcapHeader", "pcap_records", "read_pcap_header"]
+__all__ = ["PCAP_MAGICS", "PcapHeader", "pcap_records", "read_pcap_header"]
 
 PCAP_MAGICS = {
     b"\xd4\xc3\xb2\xa1": ("<", 1000),
@@ -50,15 +49,6 @@ def read_pcap_header(inp: Input) -> PcapHeader:
     return PcapHeader(order, ns_per_unit, (major, minor), snaplen, linktype & 0xFFFF)
 
 
-class BatchDecoder(Protocol):
-    """The native fast path (``_speedups.PcapBatch``): decodes the complete records of ``buf`` from
-    ``pos``, appending a ``Segment`` or the raw record for each to ``out``; returns where it stopped."""
-
-    def decode(
-        self, buf: bytes, pos: int, frame: int, out: list[RawRecord | Segment], /
-    ) -> tuple[int, int]: ...
-
-
 def pcap_records(
     inp: Input, header: PcapHeader, notes: NoteLog, batch: BatchDecoder | None = None
 ) -> Generator[RawRecord | Segment, None, int]:
@@ -71,10 +61,11 @@ def pcap_records(
     unpack = struct.Struct(header.byteorder + "IIII").unpack_from
     ns_per_unit, linktype = header.ns_per_unit, header.linktype
     buf, pos, frame = inp.buf, inp.pos, 0
+    little = header.byteorder == "<"
     decoded: list[RawRecord | Segment] = []
     while True:
         if batch is not None:
-            pos, frame = batch.decode(buf, pos, frame, decoded)
+            pos, frame = batch.pcap(buf, pos, frame, decoded, little, ns_per_unit, linktype)
             yield from decoded
             decoded.clear()
         if pos + _RECORD_HEADER_LEN > len(buf):

@@ -13,8 +13,9 @@ import struct
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 
+from ..spec.segment import Segment
 from .notes import CaptureError, NoteKind, NoteLog
-from .source import MAX_RECORD, Input, RawRecord
+from .source import MAX_RECORD, BatchDecoder, Input, RawRecord
 
 __all__ = ["SHB_MAGIC", "check_section_header", "first_linktype", "pcapng_records"]
 
@@ -133,12 +134,28 @@ def _block(inp: Input, notes: NoteLog, frame: int, order: str) -> tuple[str, int
     return order, block_type, length
 
 
-def pcapng_records(inp: Input, notes: NoteLog) -> Generator[RawRecord, None, int]:
-    """Yield every packet of every section (notes for cut, garbage and unusable blocks); return the count."""
+def pcapng_records(
+    inp: Input, notes: NoteLog, batch: BatchDecoder | None = None
+) -> Generator[RawRecord | Segment, None, int]:
+    """Yield every packet of every section (notes for cut, garbage and unusable blocks); return the count.
+
+    With ``batch``, the Enhanced Packet Blocks that lie whole in the buffer are decoded natively (a
+    Segment each, or the raw record when the Python decoder must take it) until a block this loop must
+    handle: another block type, one cut by the buffer's end or damaged, or a packet of an interface whose
+    timestamp resolution is not a whole number of nanoseconds.
+    """
     order, interfaces = "<", list[_Interface]()
+    table: list[tuple[int, int, int, int]] = []  # the interfaces as the fast path reads them
     head, epb, word = _STRUCTS[order]
     frame, last_ns, untimed = 0, 0, False
+    decoded: list[RawRecord | Segment] = []
     while True:
+        if batch is not None:
+            inp.pos, frame, last_ns = batch.pcapng(
+                inp.buf, inp.pos, frame, decoded, order == "<", table, last_ns
+            )
+            yield from decoded
+            decoded.clear()
         buf, pos = inp.buf, inp.pos
         block_type, length = head.unpack_from(buf, pos) if pos + _BLOCK_HEAD <= len(buf) else (0, 0)
         if block_type != _EPB or length < 32 or length & 3 or pos + length > len(buf):  # not the common case
@@ -147,7 +164,7 @@ def pcapng_records(inp: Input, notes: NoteLog) -> Generator[RawRecord, None, int
                 return frame
             new_order, block_type, length = block
             if block_type == _SHB:
-                order, interfaces = new_order, []
+                order, interfaces, table = new_order, [], []
                 head, epb, word = _STRUCTS[order]
             buf, pos = inp.buf, inp.pos
         inp.pos = end = pos + length
@@ -158,7 +175,9 @@ def pcapng_records(inp: Input, notes: NoteLog) -> Generator[RawRecord, None, int
             ifindex, ts_high, ts_low, caplen, orig_len = epb.unpack_from(buf, pos + 8)
             ts, start = (ts_high << 32) | ts_low, pos + 28
         elif block_type == _IDB and length >= 20:
-            interfaces.append(_interface(buf, pos + 8, end - 4, order))
+            interface = _interface(buf, pos + 8, end - 4, order)
+            interfaces.append(interface)
+            table.append((interface.linktype, interface.mul, interface.div, interface.offset_ns))
             continue
         elif (fields := _other_packet(block_type, buf, pos, length, order)) is not None:
             ifindex, ts, caplen, orig_len, start = fields

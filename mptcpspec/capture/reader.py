@@ -8,7 +8,7 @@ wrong inside the file becomes a ``CaptureNote`` in ``reader.notes``.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol, runtime_checkable
 
@@ -16,9 +16,9 @@ from ..spec.segment import Segment
 from .decode import PacketDecoder
 from .linktypes import LinkDecoder, link_decoder
 from .notes import CaptureError, CaptureNote, NoteKind, NoteLog
-from .pcap import PCAP_MAGICS, BatchDecoder, PcapHeader, pcap_records, read_pcap_header
+from .pcap import PCAP_MAGICS, PcapHeader, pcap_records, read_pcap_header
 from .pcapng import SHB_MAGIC, check_section_header, first_linktype, pcapng_records
-from .source import Input, RawRecord, Readable, Record, open_input
+from .source import BatchDecoder, Input, RawRecord, Readable, Record, open_input
 
 __all__ = ["CaptureReader", "Source", "open_capture"]
 
@@ -63,17 +63,12 @@ def _prepare(stream: Readable | BinaryIO) -> _Opened:
     raise CaptureError(f"not a pcap or pcapng capture (starts with 0x{magic.hex()})")
 
 
-BatchFactory = Callable[[PcapHeader], BatchDecoder | None]
-"""Makes the native fast path for a pcap file's header (None: not available)."""
-
-
 def _records(
-    opened: _Opened, notes: NoteLog, batch_for: BatchFactory | None = None
+    opened: _Opened, notes: NoteLog, batch: BatchDecoder | None = None
 ) -> Generator[RawRecord | Segment, None, int]:
     if opened.pcap is not None:
-        batch = batch_for(opened.pcap) if batch_for is not None else None
         return pcap_records(opened.input, opened.pcap, notes, batch)
-    return pcapng_records(opened.input, notes)
+    return pcapng_records(opened.input, notes, batch)
 
 
 class CaptureReader:
@@ -117,12 +112,12 @@ class CaptureReader:
         except OSError as exc:
             raise CaptureError(f"cannot open {os.fspath(self._path)!s}: {exc.strerror}") from exc
 
-    def _pass(self, notes: NoteLog, batch_for: BatchFactory | None = None) -> Iterator[RawRecord | Segment]:
+    def _pass(self, notes: NoteLog, batch: BatchDecoder | None = None) -> Iterator[RawRecord | Segment]:
         """The records of one pass from the start of the file; sets ``packets`` when it ends.  Raw
-        records only, unless ``batch_for`` gives a native fast path (then Segments among them)."""
+        records only, unless ``batch`` is the native fast path (then Segments among them)."""
         if self._path is not None:
             with self._open_path() as file:
-                self.packets = yield from _records(_prepare(file), notes, batch_for)
+                self.packets = yield from _records(_prepare(file), notes, batch)
             return
         assert self._stream is not None
         opened, self._pending = self._pending, None
@@ -131,7 +126,7 @@ class CaptureReader:
                 raise ValueError("this capture comes from a stream that cannot seek and was already read")
             self._rewind.seek(self._start)
             opened = _prepare(self._stream)
-        self.packets = yield from _records(opened, notes, batch_for)
+        self.packets = yield from _records(opened, notes, batch)
 
     def _begin(self) -> NoteLog:
         log = NoteLog()
@@ -166,7 +161,7 @@ class CaptureReader:
         unknown: set[tuple[int, int]] = set()
         frame, last = 0, (-1, -1)
         try:
-            for item in self._pass(log, decoder.batch_decoder):
+            for item in self._pass(log, decoder.batch_decoder()):
                 if isinstance(item, Segment):  # decoded by the native fast path
                     frame = item.frame
                     if admitted is None or (item.src, item.sport, item.dst, item.dport) in admitted:

@@ -23,6 +23,10 @@ __all__ = [
     "expected",
     "ipv4_with_options",
     "observed",
+    "pcapng_block",
+    "pcapng_idb",
+    "pcapng_shb",
+    "tsresol_option",
     "udp_packet",
 ]
 
@@ -88,3 +92,28 @@ def ipv4_with_options(packet: bytes, options: bytes) -> bytes:
     total = struct.unpack_from("!H", packet, 2)[0] + len(options)
     head = bytes([0x40 | (5 + len(options) // 4), packet[1]]) + struct.pack("!H", total) + packet[4:20]
     return head + options + packet[20:]
+
+
+def pcapng_block(block_type: int, body: bytes, order: str = "<") -> bytes:
+    """One pcapng block: type, length, ``body`` padded to 4 bytes, length again."""
+    body += b"\x00" * (-len(body) % 4)
+    return (
+        struct.pack(order + "II", block_type, len(body) + 12)
+        + body
+        + struct.pack(order + "I", len(body) + 12)
+    )
+
+
+def pcapng_shb(order: str = "<") -> bytes:
+    """A Section Header Block in byte order ``order``."""
+    return pcapng_block(0x0A0D0D0A, struct.pack(order + "IHHq", 0x1A2B3C4D, 1, 0, -1), order)
+
+
+def pcapng_idb(linktype: int, options: bytes = b"", order: str = "<", snaplen: int = 0) -> bytes:
+    """An Interface Description Block with raw ``options``."""
+    return pcapng_block(1, struct.pack(order + "HHI", linktype, 0, snaplen) + options, order)
+
+
+def tsresol_option(value: int, order: str = "<") -> bytes:
+    """The ``if_tsresol`` option: 10^-value seconds, or 2^-(value & 0x7f) with the high bit."""
+    return struct.pack(order + "HHB3x", 9, 1, value)

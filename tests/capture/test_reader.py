@@ -13,7 +13,19 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from crafted import T0, as_records, conversation, expected, ipv4_with_options, observed, udp_packet
+from crafted import (
+    T0,
+    as_records,
+    conversation,
+    expected,
+    ipv4_with_options,
+    observed,
+    pcapng_block,
+    pcapng_idb,
+    pcapng_shb,
+    tsresol_option,
+    udp_packet,
+)
 
 from mptcpspec.capture import CaptureError, NoteKind, open_capture
 from mptcpspec.capture.writer import LINKTYPES, frame_packet, ip_packet, write_pcap, write_pcapng
@@ -111,27 +123,6 @@ def test_pcapng_several_interfaces_with_different_link_types(tmp_path: Path) -> 
     assert [(s.src, s.seq, s.mptcp) for s in got] == [(s.src, s.seq, s.mptcp) for s in interleaved]
 
 
-def _block(block_type: int, body: bytes, order: str = "<") -> bytes:
-    body += b"\x00" * (-len(body) % 4)
-    return (
-        struct.pack(order + "II", block_type, len(body) + 12)
-        + body
-        + struct.pack(order + "I", len(body) + 12)
-    )
-
-
-def _shb(order: str = "<") -> bytes:
-    return _block(0x0A0D0D0A, struct.pack(order + "IHHq", 0x1A2B3C4D, 1, 0, -1), order)
-
-
-def _idb(linktype: int, options: bytes = b"", order: str = "<", snaplen: int = 0) -> bytes:
-    return _block(1, struct.pack(order + "HHI", linktype, 0, snaplen) + options, order)
-
-
-def _tsresol(value: int) -> bytes:
-    return struct.pack("<HHB3x", 9, 1, value)
-
-
 @pytest.mark.parametrize(
     ("tsresol", "ticks_per_second"), [(None, 10**6), (3, 10**3), (9, 10**9), (0x80 | 20, 2**20)]
 )
@@ -139,8 +130,8 @@ def test_pcapng_timestamp_resolution(tmp_path: Path, tsresol: int | None, ticks_
     packet = ip_packet(conversation(4)[0])
     ticks = int(T0 * ticks_per_second)
     epb = struct.pack("<IIIII", 0, ticks >> 32, ticks & 0xFFFFFFFF, len(packet), len(packet)) + packet
-    options = b"" if tsresol is None else _tsresol(tsresol)
-    (tmp_path / "t.pcapng").write_bytes(_shb() + _idb(101, options) + _block(6, epb))
+    options = b"" if tsresol is None else tsresol_option(tsresol)
+    (tmp_path / "t.pcapng").write_bytes(pcapng_shb() + pcapng_idb(101, options) + pcapng_block(6, epb))
     (segment,) = open_capture(tmp_path / "t.pcapng").segments()
     assert segment.time == pytest.approx(T0, abs=1 / ticks_per_second + 1e-6)
 
@@ -151,14 +142,14 @@ def test_pcapng_big_endian_with_simple_and_obsolete_packet_blocks(tmp_path: Path
     epb = struct.pack(">IIIII", 0, ts >> 32, ts & 0xFFFFFFFF, len(first), len(first)) + first
     spb = struct.pack(">I", len(second)) + second
     opb = struct.pack(">HHIIII", 0, 0, ts >> 32, (ts + 5) & 0xFFFFFFFF, len(third), len(third)) + third
-    nrb = _block(4, b"\x00\x00\x00\x00", ">")  # name resolution block: skipped
+    nrb = pcapng_block(4, b"\x00\x00\x00\x00", ">")  # name resolution block: skipped
     data = (
-        _shb(">")
-        + _idb(101, order=">")
+        pcapng_shb(">")
+        + pcapng_idb(101, order=">")
         + nrb
-        + _block(6, epb, ">")
-        + _block(3, spb, ">")
-        + _block(2, opb, ">")
+        + pcapng_block(6, epb, ">")
+        + pcapng_block(3, spb, ">")
+        + pcapng_block(2, opb, ">")
     )
     (tmp_path / "be.pcapng").write_bytes(data)
     reader = open_capture(tmp_path / "be.pcapng")
@@ -171,11 +162,13 @@ def test_pcapng_big_endian_with_simple_and_obsolete_packet_blocks(tmp_path: Path
 
 def test_pcapng_new_section_resets_interfaces(tmp_path: Path) -> None:
     v4 = conversation(4)
-    part1 = _shb() + _idb(1) + _block(6, struct.pack("<IIIII", 0, 0, 1, 0, 0))  # empty packet on ethernet
-    part2 = _shb(">") + _idb(101, order=">")
+    part1 = (
+        pcapng_shb() + pcapng_idb(1) + pcapng_block(6, struct.pack("<IIIII", 0, 0, 1, 0, 0))
+    )  # empty packet on ethernet
+    part2 = pcapng_shb(">") + pcapng_idb(101, order=">")
     ts = int(T0 * 10**6)
     packet = ip_packet(v4[0])
-    part2 += _block(
+    part2 += pcapng_block(
         6, struct.pack(">IIIII", 0, ts >> 32, ts & 0xFFFFFFFF, len(packet), len(packet)) + packet, ">"
     )
     (tmp_path / "s.pcapng").write_bytes(part1 + part2)
@@ -385,7 +378,7 @@ def test_packets_counts_blocks_dropped_as_garbage(tmp_path: Path) -> None:
     write_pcapng(tmp_path / "p.pcapng", as_records([packet], 101))
     epb = struct.pack("<IIIII", 7, 0, 0, len(packet), len(packet)) + packet  # interface 7 does not exist
     with (tmp_path / "p.pcapng").open("ab") as out:
-        out.write(_block(6, epb))
+        out.write(pcapng_block(6, epb))
     reader = open_capture(tmp_path / "p.pcapng")
     assert [s.frame for s in reader.segments()] == [1]
     assert (reader.packets, [(n.frame, n.kind) for n in reader.notes]) == (2, [(2, NoteKind.GARBAGE_RECORD)])

@@ -10,19 +10,28 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from crafted import conversation
+from crafted import (
+    T0,
+    as_records,
+    conversation,
+    pcapng_block,
+    pcapng_idb,
+    pcapng_shb,
+    tsresol_option,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from public_traces import PUBLIC
 
 from mptcpspec.capture import CaptureError, open_capture
 from mptcpspec.capture.decode import NO_SPEEDUPS, speedups_available
-from mptcpspec.capture.writer import LINKTYPES, write_pcap
+from mptcpspec.capture.writer import LINKTYPES, frame_packet, ip_packet, write_pcap, write_pcapng
 from mptcpspec.spec.segment import Segment
 
 pytestmark = pytest.mark.skipif(
@@ -74,9 +83,9 @@ def assert_same(data: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _captures() -> list[Path]:
-    found = sorted(TRACES.glob("*.pcap"))
+    found = sorted(p for p in TRACES.iterdir() if p.suffix in (".pcap", ".pcapng"))
     if PUBLIC.is_dir():
-        found += sorted(p for p in PUBLIC.iterdir() if p.suffix == ".pcap")
+        found += sorted(p for p in PUBLIC.iterdir() if p.suffix in (".pcap", ".pcapng"))
     return found
 
 
@@ -164,3 +173,73 @@ def test_every_dss_layout_decodes_the_same(monkeypatch: pytest.MonkeyPatch) -> N
     fast, _pure = _both(out.getvalue(), monkeypatch, mptcp_only=False)
     assert fast is not None and len(fast[0]) == len(segments)
     assert_same(out.getvalue(), monkeypatch)
+
+
+def _written_ng(link: str, version: int) -> bytes:
+    out = io.BytesIO()
+    frames = [frame_packet(ip_packet(s), link) for s in conversation(version)]
+    write_pcapng(out, as_records(frames, LINKTYPES[link]))
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("link", sorted(LINKTYPES))
+@pytest.mark.parametrize("version", [4, 6])
+def test_every_link_type_in_pcapng_decodes_the_same(
+    link: str, version: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = _written_ng(link, version)
+    fast, _pure = _both(data, monkeypatch, mptcp_only=False)
+    assert fast is not None and len(fast[0]) == len(conversation(version))
+    assert_same(data, monkeypatch)
+
+
+def _epb(order: str, interface: int, ticks: int, packet: bytes) -> bytes:
+    head = struct.pack(order + "IIIII", interface, ticks >> 32, ticks & 0xFFFFFFFF, len(packet), len(packet))
+    return pcapng_block(6, head + packet, order)
+
+
+@pytest.mark.parametrize("order", ["<", ">"])
+@pytest.mark.parametrize("tsresol", [None, 3, 9, 0x80 | 20])
+@pytest.mark.parametrize("tsoffset", [0, -5, 3600])
+def test_pcapng_sections_resolutions_and_offsets_decode_the_same(
+    order: str, tsresol: int | None, tsoffset: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two interfaces (one with the resolution under test), simple and obsolete packet blocks between
+    enhanced ones, a second section: the fast path hands every block it does not take to Python."""
+    packets = [ip_packet(s) for s in conversation(4)]
+    options = b"" if tsresol is None else tsresol_option(tsresol, order)
+    options += struct.pack(order + "HHq", 14, 8, tsoffset) if tsoffset else b""
+    ticks = int(T0 * (2**20 if tsresol == 0x80 | 20 else 10 ** (tsresol or 6)))
+    section = pcapng_shb(order) + pcapng_idb(101, order=order) + pcapng_idb(101, options, order)
+    for i, packet in enumerate(packets):
+        if i == 3:
+            section += pcapng_block(3, struct.pack(order + "I", len(packet)) + packet, order)  # simple
+        elif i == 5:
+            obsolete = struct.pack(
+                order + "HHIIII", 1, 0, ticks >> 32, ticks & 0xFFFFFFFF, len(packet), len(packet)
+            )
+            section += pcapng_block(2, obsolete + packet, order)
+        else:
+            section += _epb(order, i % 2, ticks + i, packet)
+    data = section + section
+    fast, _pure = _both(data, monkeypatch, mptcp_only=False)
+    assert fast is not None and len(fast[0]) == 2 * len(packets)
+    assert_same(data, monkeypatch)
+
+
+@FUZZ
+@given(
+    link=st.sampled_from(sorted(LINKTYPES)),
+    version=st.sampled_from([4, 6]),
+    edits=st.lists(st.tuples(st.integers(0, 2500), st.integers(0, 255)), min_size=1, max_size=8),
+    cut=st.integers(0, 64),
+)
+def test_mutated_pcapng_decode_the_same(
+    link: str, version: int, edits: list[tuple[int, int]], cut: int
+) -> None:
+    data = bytearray(_written_ng(link, version))
+    for at, value in edits:
+        if at < len(data):
+            data[at] = value
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        assert_same(bytes(data[: len(data) - cut]), monkeypatch)
