@@ -4,8 +4,9 @@ Makes (``make_bulk_capture.py``: Linux kernel, one two-subflow MPTCP v1 connecti
 reuses a capture, then runs each contender as a whole process several times, alternating (A B C A B C),
 and prints wall time (median, min, max), packets per second, peak RSS and the ratios to tshark.  The
 contenders: ``mptcpspec validate F`` and ``validate_file(F)`` alone ("replay": validate without the CLI's
-report) once ``mptcpspec.conformance.replay`` exists, the capture reader alone
-(``open_capture(F).segments(mptcp_only=True)``: the reader's share) and
+report) once ``mptcpspec.conformance.replay`` exists, ``mptcpspec validate F`` without the reader's
+native fast path ("pure": ``MPTCPSPEC_NO_SPEEDUPS=1``, as on an install without a C compiler), the
+capture reader alone (``open_capture(F).segments(mptcp_only=True)``: the reader's share) and
 ``tshark -r F -o mptcp.analyze_mptcp:TRUE -o mptcp.analyze_mappings:TRUE
 -o mptcp.intersubflows_retransmission:TRUE -q -z conv,tcp``.  ``--profile`` adds a cProfile of the
 validate run in this process (the reader's when validate does not exist yet), top 25 by tottime.
@@ -37,6 +38,7 @@ from make_bulk_capture import count_flows, make_bulk_capture
 
 from mptcpspec import cli
 from mptcpspec.capture import open_capture
+from mptcpspec.capture.decode import NO_SPEEDUPS, speedups_available
 
 __all__ = [
     "Contender",
@@ -104,7 +106,7 @@ def _validate_available() -> bool:
 
 def contenders(capture: Path) -> list[Contender]:
     """In this order: validate and replay (``validate_file`` without the CLI's report) when the replay
-    module exists, the reader alone, and tshark."""
+    module exists, validate without the native fast path when it is built, the reader alone, and tshark."""
     python = sys.executable
     found: list[Contender] = []
     if _validate_available():
@@ -115,6 +117,9 @@ def contenders(capture: Path) -> list[Contender]:
             )
         )
         found.append(Contender("replay", (python, "-c", _REPLAY_ONLY, str(capture))))
+        if speedups_available():  # the same command on an install without a C compiler
+            pure = ("env", f"{NO_SPEEDUPS}=1", python, "-m", "mptcpspec.cli", "validate", str(capture))
+            found.append(Contender("pure", pure, frozenset({0, 1})))
     found.append(Contender("reader", (python, "-c", _READER_ONLY, str(capture))))
     found.append(Contender("tshark", ("tshark", "-r", str(capture), *_TSHARK_OPTIONS)))
     return found
