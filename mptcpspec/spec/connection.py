@@ -196,6 +196,7 @@ class ConnEvent(enum.Enum):
     PLAIN_ACK = "plain-ack"  # the initiator's third ACK without MP_CAPABLE
     MPTCP = "mptcp"  # any other segment carrying MPTCP options
     INFINITE_MAPPING = "infinite-mapping"
+    DATA_ACKED_PLAIN = "data-acked-plain"  # a host's data was ACKed without a DATA_ACK, and it knows
     FASTCLOSE = "fastclose"
 
 
@@ -237,6 +238,7 @@ TRANSITIONS: dict[tuple[ConnPhase, ConnEvent], PhaseTransition] = {
     (_P.ESTABLISHED, _C.CAPABLE_ACK): PhaseTransition(_P.ESTABLISHED, ("handshake.key-repeat",)),
     (_P.ESTABLISHED, _C.MPTCP): PhaseTransition(_P.ESTABLISHED),
     (_P.ESTABLISHED, _C.INFINITE_MAPPING): PhaseTransition(_P.FALLBACK),
+    (_P.ESTABLISHED, _C.DATA_ACKED_PLAIN): PhaseTransition(_P.FALLBACK),
     (_P.ESTABLISHED, _C.FASTCLOSE): PhaseTransition(_P.FASTCLOSED, ("fastclose.key",)),
     (_P.FALLBACK, _C.CAPABLE_SYN): PhaseTransition(_P.FALLBACK),
     (_P.FALLBACK, _C.CAPABLE_SYN_ACK): PhaseTransition(_P.FALLBACK, _AFTER_FALLBACK),
@@ -333,6 +335,22 @@ def check_fastclose_key(carried: int, receiver_key: int) -> bool:
     return carried == receiver_key
 
 
+@dataclass(slots=True)
+class Unconfirmed:
+    """Host X's data acknowledged without a DATA_ACK while X was unconfirmed (RFC 8684 §3.7; see
+    ``spec.fallback``).
+
+    ``frame``: the first such acknowledgment; ``conclusive``: whether the capture shows the subflow's
+    start and no sign of loss at that point; ``proof_end``: the subflow sequence number just after the
+    first such segment that carried payload or a FIN (None until one does), which X acknowledges once
+    it received it.
+    """
+
+    frame: int
+    conclusive: bool
+    proof_end: int | None = None
+
+
 class Connection:
     """What the monitor knows about the connection as a whole.
 
@@ -347,6 +365,7 @@ class Connection:
         "capable_flags",
         "checksums",
         "close",
+        "data_ack_frame",
         "dss_sent",
         "fail_frame",
         "fallback_reason",
@@ -365,6 +384,7 @@ class Connection:
         "synack_kinds",
         "third_ack_keys",
         "token",
+        "unconfirmed",
         "version",
         "version_proposed",
     )
@@ -391,6 +411,8 @@ class Connection:
         self.fastclose_at: list[tuple[str, int, bool] | None] = [None, None]
         self.fail_frame = [0, 0]  # first MP_FAIL each host sent on a segment without RST
         self.dss_sent = [0, 0]  # first frame each host sent a DSS
+        self.data_ack_frame = [0, 0]  # first frame each host sent a DSS with a DATA_ACK
+        self.unconfirmed: list[Unconfirmed | None] = [None, None]  # per data sender, RFC 8684 §3.7
         self.synack_isn: int | None = None
         self.synack_kinds: set[bool] = set()  # whether SYN/ACKs seen carried MP_CAPABLE
         self.third_ack_keys: tuple[int, int] | None = None

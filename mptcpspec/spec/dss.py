@@ -327,6 +327,8 @@ def on_data_ack(m: DataContext, seg: Segment, sub: Subflow, h: int, value: int, 
     if seen == flow.ack_seen:  # the same DATA_ACK again, judged already
         return
     flow.ack_seen = seen
+    if not m.conn.data_ack_frame[h]:
+        m.conn.data_ack_frame[h] = seg.frame
     ack = flow.expand(value, wide)
     if flow.idsn is not None and relative(ack, flow.idsn) < 1:
         judge.breach(

@@ -33,6 +33,7 @@ from .connection import TRANSITIONS as PHASE_TRANSITIONS
 from .context import HOSTS, Check
 from .errors import UnknownVersion
 from .events import MonitorEvent, Observer
+from .fallback import acked_without_data_ack, fallback_known
 from .handlers import HANDLERS, RECORDERS, MonitorView, fail_reply, last_subflow, on_dss, payload_oddities
 from .handshake import CAPABLE_CHECKS
 from .join import JOIN_CHECKS
@@ -142,6 +143,7 @@ class ConnectionMonitor:
         if (
             type(opt) is Dss
             and opt.data_level_length != 0
+            and opt.data_ack is not None
             and sub.quiet
             and conn.quiet
             and not seg.flags & _SYN_FIN_RST_URG
@@ -157,6 +159,10 @@ class ConnectionMonitor:
             self._malformed(seg, sub, h)
         if conn.phase is ConnPhase.FALLBACK:
             self._fallback_knowledge(seg, h)
+        elif conn.unconfirmed[h] is not None:
+            known = fallback_known(self, seg, sub, h)
+            if known is not None:
+                self._phase(known, seg, sub, h)
         event = self._conn_event(seg, sub, h, options)
         if event is not None:
             self._phase(event, seg, sub, h)
@@ -168,6 +174,7 @@ class ConnectionMonitor:
             payload_oddities(self, seg, sub, h)
         if seg.payload_len and conn.phase is not ConnPhase.FALLBACK and not _maps(options):
             dss.on_payload_without_mapping(self, seg, sub, h)
+        acked_without_data_ack(self, seg, sub, h, len(self.subflows))
         self._subflow_step(seg, sub, h)
         for opt in options:
             recorder = RECORDERS.get(type(opt))

@@ -511,6 +511,12 @@ CAUGHT = [
     Injection("port-reused", "single-fin.pcap", _port_reused(0), "handshake.extensibility-flag"),
     Injection("synack-unsolicited", "single-fin.pcap", _option_removed_from_syn, "handshake.unsolicited"),
     Injection("port-reused-later", "single-fin.pcap", _port_reused(14), "handshake.extensibility-flag"),
+    Injection(
+        "option-after-implicit-fallback",
+        "single-fin.pcap",
+        _option_after_implicit_fallback,
+        "fallback.mptcp-after-fallback",
+    ),
 ]
 
 MISSED = [
@@ -566,20 +572,6 @@ MISSED = [
             "sendings kept the same first bytes of the same DSNs (104 here) and those differ",
         ),
         id="resent-cut-other-bytes",
-    ),
-    pytest.param(
-        Injection(
-            "option-after-implicit-fallback",
-            "single-fin.pcap",
-            _option_after_implicit_fallback,
-            "fallback.mptcp-after-fallback",
-        ),
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="the fallback of RFC 8684 §3.7 on data ACKed without a DATA_ACK (first subflow) is not "
-            "modelled: the summary says no fallback and later MPTCP options from A pass",
-        ),
-        id="option-after-implicit-fallback",
     ),
 ]
 
