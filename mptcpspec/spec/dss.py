@@ -215,13 +215,14 @@ def _data_fin(m: DataContext, seg: Segment, sub: Subflow, h: int, fin_dsn: int) 
 
 
 def _consistent(judge: Judge, seg: Segment, sub: Subflow, h: int, mp: Mapping, data_len: int) -> None:
-    """``dss.mapping-consistent`` against the earlier mappings of this subflow direction."""
+    """``dss.mapping-consistent`` against the earlier mappings of this subflow direction.  A mapping found
+    inconsistent is not kept: the earlier binding stays the reference, so its next correct copy passes."""
     kept = sub.mappings[h]
     top = sub.map_top[h]
     start, end = mp.ssn, mp.ssn + data_len
+    offset = mp.dsn - mp.ssn
     if top is not None and start < top:
         judge.checks += 1
-        offset = mp.dsn - mp.ssn
         for old_start, old_end, old_offset, frame in kept:
             if old_start < end and start < old_end and not check_mapping_consistent(offset, old_offset):
                 judge.breach(
@@ -231,8 +232,8 @@ def _consistent(judge: Judge, seg: Segment, sub: Subflow, h: int, mp: Mapping, d
                     f"(frame {frame} mapped it to {(max(start, old_start) + old_offset) & MASK64:#x})",
                     sub.name,
                 )
-                break
-    kept.append((start, end, mp.dsn - mp.ssn, seg.frame))
+                return
+    kept.append((start, end, offset, seg.frame))
     if len(kept) > _KEPT_MAPPINGS:
         del kept[0]
     if top is None or end > top:

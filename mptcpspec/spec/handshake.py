@@ -152,7 +152,8 @@ def _key_repeat(m: Context, seg: Segment, sub: Subflow, h: int) -> None:
     if opt is None or keys is None or seg.flags & SYN or h != 0:
         return
     m.judge.checks += 1
-    if (opt.sender_key, opt.receiver_key) != keys:
+    carried = (opt.sender_key, opt.receiver_key)
+    if not all(_repeats(m.conn.announced[host], keys[host], carried[host]) for host in (0, 1)):
         m.judge.breach(
             HANDSHAKE_KEY_REPEAT,
             (seg.frame,),
@@ -160,6 +161,12 @@ def _key_repeat(m: Context, seg: Segment, sub: Subflow, h: int) -> None:
             f"(third ACK had {hexkey(keys[0])}/{hexkey(keys[1])})",
             sub.name,
         )
+
+
+def _repeats(announced: set[int], third_ack: int, carried: int | None) -> bool:
+    """A later MP_CAPABLE repeats a key of the third ACK; where the third ACK echoed a key that was never
+    announced (``handshake.key-echo``, reported there), the announced key is as good a repeat."""
+    return carried == third_ack or (bool(announced) and third_ack not in announced and carried in announced)
 
 
 def _after_fallback(m: Context, seg: Segment, sub: Subflow, h: int) -> None:

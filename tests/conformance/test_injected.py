@@ -517,6 +517,13 @@ CAUGHT = [
         _option_after_implicit_fallback,
         "fallback.mptcp-after-fallback",
     ),
+    Injection(
+        "capable-key-echo",
+        "single-fin.pcap",
+        _flip(MpCapable, "receiver_key", 1, _third_ack),
+        "handshake.key-echo",
+    ),
+    Injection("retransmission-remapped", "loss.pcap", _retransmission_remapped, "dss.mapping-consistent"),
 ]
 
 MISSED = [
@@ -528,29 +535,6 @@ MISSED = [
             "wire from a queue (seen from Linux under load), and a RST's sequence number does not bound it",
         ),
         id="data-after-fastclose",
-    ),
-    pytest.param(
-        Injection(
-            "capable-key-echo",
-            "single-fin.pcap",
-            _flip(MpCapable, "receiver_key", 1, _third_ack),
-            "handshake.key-echo",
-        ),
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="cascade: the MP_CAPABLE with data that follows carries the announced keys and is "
-            "reported as handshake.key-repeat against the wrong third ACK",
-        ),
-        id="capable-key-echo",
-    ),
-    pytest.param(
-        Injection("retransmission-remapped", "loss.pcap", _retransmission_remapped, "dss.mapping-consistent"),
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="cascade: after the inconsistent mapping the checker keeps the new one, so the next "
-            "segment carrying the original (correct) mapping is reported too",
-        ),
-        id="retransmission-remapped",
     ),
     pytest.param(
         Injection(
