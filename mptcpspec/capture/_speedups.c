@@ -31,7 +31,8 @@
 #define MAX_SCANS 4096 /* distinct MPTCP option fields remembered; the memo starts over when full */
 
 static const char *const DSS_FIELDS[N_DSS_FIELDS] = {
-    "data_ack", "data_ack_wide", "dsn", "dsn_wide", "ssn", "data_level_length", "checksum", "data_fin", "reserved",
+    "data_ack", "data_ack_wide", "dsn", "dsn_wide", "ssn",
+    "data_level_length", "checksum", "data_fin", "reserved",
 };
 
 static const char *const FIELDS[N_FIELDS] = {
@@ -352,19 +353,28 @@ static int emit(Batch *self, PyObject *out, int linktype, long long frame, int64
     return appended;
 }
 
-static int buffer_args(PyObject *const *args, const char **buf, Py_ssize_t *size, Py_ssize_t *pos,
-                       long long *frame) {
-    if (!PyBytes_Check(args[0]) || !PyLong_Check(args[1]) || !PyLong_Check(args[2]) || !PyList_Check(args[3])) {
+/* The arguments both methods start with: (buf, pos, frame, out, little, ...), seven in all. */
+typedef struct {
+    const char *buf;
+    Py_ssize_t size, pos;
+    long long frame;
+    int little;
+} Walk;
+
+static int buffer_args(PyObject *const *args, Py_ssize_t nargs, Walk *w) {
+    if (nargs != 7 || !PyBytes_Check(args[0]) || !PyLong_Check(args[1]) || !PyLong_Check(args[2]) ||
+        !PyList_Check(args[3])) {
         PyErr_SetString(PyExc_TypeError, "expected (buf: bytes, pos: int, frame: int, out: list, ...)");
         return -1;
     }
-    *buf = PyBytes_AS_STRING(args[0]);
-    *size = PyBytes_GET_SIZE(args[0]);
-    *pos = PyLong_AsSsize_t(args[1]);
-    *frame = PyLong_AsLongLong(args[2]);
-    if ((*pos == -1 || *frame == -1) && PyErr_Occurred())
+    w->buf = PyBytes_AS_STRING(args[0]);
+    w->size = PyBytes_GET_SIZE(args[0]);
+    w->pos = PyLong_AsSsize_t(args[1]);
+    w->frame = PyLong_AsLongLong(args[2]);
+    w->little = PyObject_IsTrue(args[4]);
+    if (((w->pos == -1 || w->frame == -1) && PyErr_Occurred()) || w->little < 0)
         return -1;
-    if (*pos < 0 || *pos > *size) {
+    if (w->pos < 0 || w->pos > w->size) {
         PyErr_SetString(PyExc_ValueError, "pos outside the buffer");
         return -1;
     }
@@ -373,37 +383,31 @@ static int buffer_args(PyObject *const *args, const char **buf, Py_ssize_t *size
 
 /* pcap(buf, pos, frame, out, little, ns_per_unit, linktype) -> (pos, frame) */
 static PyObject *Batch_pcap(Batch *self, PyObject *const *args, Py_ssize_t nargs) {
-    const char *buf;
-    Py_ssize_t size, pos;
-    long long frame;
-    if (nargs != 7) {
-        PyErr_SetString(PyExc_TypeError, "pcap() takes 7 arguments");
+    Walk w;
+    if (buffer_args(args, nargs, &w) < 0)
         return NULL;
-    }
-    if (buffer_args(args, &buf, &size, &pos, &frame) < 0)
-        return NULL;
-    int little = PyObject_IsTrue(args[4]);
     long long ns_per_unit = PyLong_AsLongLong(args[5]);
     long linktype = PyLong_AsLong(args[6]);
-    if (little < 0 || PyErr_Occurred())
+    if (PyErr_Occurred())
         return NULL;
     if (ns_per_unit < 1 || ns_per_unit > 1000) {
         PyErr_SetString(PyExc_ValueError, "ns_per_unit must be 1 to 1000");
         return NULL;
     }
-    while (size - pos >= RECORD_HEADER) {
-        const unsigned char *h = (const unsigned char *)buf + pos;
-        uint32_t caplen = u32(little, h + 8);
-        if (caplen > MAX_RECORD || size - pos - RECORD_HEADER < (Py_ssize_t)caplen)
+    while (w.size - w.pos >= RECORD_HEADER) {
+        const unsigned char *h = (const unsigned char *)w.buf + w.pos;
+        uint32_t caplen = u32(w.little, h + 8);
+        if (caplen > MAX_RECORD || w.size - w.pos - RECORD_HEADER < (Py_ssize_t)caplen)
             break;
-        int64_t ts_ns = (int64_t)u32(little, h) * 1000000000 + (int64_t)u32(little, h + 4) * ns_per_unit;
-        frame += 1;
-        if (emit(self, args[3], (int)linktype, frame, ts_ns, 0, buf + pos + RECORD_HEADER, caplen,
-                 u32(little, h + 12)) < 0)
+        int64_t ts_ns = (int64_t)u32(w.little, h) * 1000000000;
+        ts_ns += (int64_t)u32(w.little, h + 4) * ns_per_unit;
+        w.frame += 1;
+        if (emit(self, args[3], (int)linktype, w.frame, ts_ns, 0, w.buf + w.pos + RECORD_HEADER, caplen,
+                 u32(w.little, h + 12)) < 0)
             return NULL;
-        pos += RECORD_HEADER + (Py_ssize_t)caplen;
+        w.pos += RECORD_HEADER + (Py_ssize_t)caplen;
     }
-    return Py_BuildValue("(nL)", pos, frame);
+    return Py_BuildValue("(nL)", w.pos, w.frame);
 }
 
 /* pcapng(buf, pos, frame, out, little, interfaces, last_ns) -> (pos, frame, last_ns)
@@ -413,32 +417,25 @@ static PyObject *Batch_pcap(Batch *self, PyObject *const *args, Py_ssize_t nargs
  * It stops at any other block, at a block cut by the buffer's end, at a trailing length that differs or a
  * packet that overruns its block: the Python reader takes that block (and its note). */
 static PyObject *Batch_pcapng(Batch *self, PyObject *const *args, Py_ssize_t nargs) {
-    const char *buf;
-    Py_ssize_t size, pos;
-    long long frame;
-    if (nargs != 7) {
-        PyErr_SetString(PyExc_TypeError, "pcapng() takes 7 arguments");
+    Walk w;
+    if (buffer_args(args, nargs, &w) < 0)
         return NULL;
-    }
-    if (buffer_args(args, &buf, &size, &pos, &frame) < 0)
-        return NULL;
-    int little = PyObject_IsTrue(args[4]);
     PyObject *interfaces = args[5];
-    int beyond = 0; /* a time past 64 bits (Python made it): returned as it came unless a packet here follows */
+    int beyond = 0; /* a time past 64 bits (made by Python): returned as it came unless a packet follows */
     long long last_ns = PyLong_AsLongLongAndOverflow(args[6], &beyond);
-    if (little < 0 || (last_ns == -1 && PyErr_Occurred()))
+    if (last_ns == -1 && PyErr_Occurred())
         return NULL;
     if (!PyList_Check(interfaces)) {
         PyErr_SetString(PyExc_TypeError, "interfaces must be a list");
         return NULL;
     }
-    while (size - pos >= 32) {
-        const unsigned char *b = (const unsigned char *)buf + pos;
-        uint32_t length = u32(little, b + 4);
-        if (u32(little, b) != EPB || length < 32 || length % 4 || length > MAX_RECORD || size - pos < length ||
-            u32(little, b + length - 4) != length)
+    while (w.size - w.pos >= 32) {
+        const unsigned char *b = (const unsigned char *)w.buf + w.pos;
+        uint32_t length = u32(w.little, b + 4);
+        if (u32(w.little, b) != EPB || length < 32 || length % 4 || length > MAX_RECORD ||
+            w.size - w.pos < length || u32(w.little, b + length - 4) != length)
             break;
-        uint32_t ifindex = u32(little, b + 8), caplen = u32(little, b + 20);
+        uint32_t ifindex = u32(w.little, b + 8), caplen = u32(w.little, b + 20);
         if (ifindex >= (uint32_t)PyList_GET_SIZE(interfaces) || (uint64_t)caplen + 32 > length)
             break;
         long long iface[4];
@@ -447,21 +444,21 @@ static PyObject *Batch_pcapng(Batch *self, PyObject *const *args, Py_ssize_t nar
             return NULL;
         if (unusual)
             break;
-        uint64_t ts = (uint64_t)u32(little, b + 12) << 32 | u32(little, b + 16);
+        uint64_t ts = (uint64_t)u32(w.little, b + 12) << 32 | u32(w.little, b + 16);
         long long ns;
         if (iface[2] != 1 || ts > INT64_MAX || __builtin_mul_overflow((long long)ts, iface[1], &ns) ||
             __builtin_add_overflow(ns, iface[3], &ns))
             break;
-        frame += 1;
-        if (emit(self, args[3], (int)iface[0], frame, ns, (long)ifindex, buf + pos + 28, caplen,
-                 u32(little, b + 24)) < 0)
+        w.frame += 1;
+        if (emit(self, args[3], (int)iface[0], w.frame, ns, (long)ifindex, w.buf + w.pos + 28, caplen,
+                 u32(w.little, b + 24)) < 0)
             return NULL;
         last_ns = ns, beyond = 0;
-        pos += length;
+        w.pos += length;
     }
     if (beyond)
-        return Py_BuildValue("(nLO)", pos, frame, args[6]);
-    return Py_BuildValue("(nLL)", pos, frame, last_ns);
+        return Py_BuildValue("(nLO)", w.pos, w.frame, args[6]);
+    return Py_BuildValue("(nLL)", w.pos, w.frame, last_ns);
 }
 
 /* Each field's slot offset in ``type``; -1 with TypeError when one is not a plain object slot of it. */
@@ -547,7 +544,10 @@ static PyTypeObject BatchType = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_speedups", "The capture reader's optional native fast path.", -1, NULL,
+    PyModuleDef_HEAD_INIT,
+    .m_name = "_speedups",
+    .m_doc = "The capture reader's optional native fast path.",
+    .m_size = -1,
 };
 
 PyMODINIT_FUNC PyInit__speedups(void) {

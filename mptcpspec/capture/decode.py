@@ -16,7 +16,6 @@ from ..spec.errors import OptionError
 from ..spec.options import MPTCP_KIND, Dss, MptcpOption, scan_tcp_options
 from ..spec.segment import Segment
 from .notes import NoteKind, NoteLog
-from .source import BatchDecoder
 
 try:
     from ._speedups import Batch
@@ -134,7 +133,7 @@ class PacketDecoder:
             self._held = syn
         return _YIELD
 
-    def batch_decoder(self) -> BatchDecoder | None:
+    def batch_decoder(self) -> Batch | None:
         """The native fast path, sharing this decoder's address names (None when it is not built or
         ``MPTCPSPEC_NO_SPEEDUPS`` is set)."""
         if not speedups_available():

@@ -8,10 +8,14 @@ from __future__ import annotations
 import struct
 from collections.abc import Generator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..spec.segment import Segment
 from .notes import CaptureError, NoteKind, NoteLog
-from .source import MAX_RECORD, BatchDecoder, Input, RawRecord
+from .source import MAX_RECORD, Input, RawRecord
+
+if TYPE_CHECKING:  # the native fast path may not be built; only its type is needed here
+    from ._speedups import Batch
 
 __all__ = ["PCAP_MAGICS", "PcapHeader", "pcap_records", "read_pcap_header"]
 
@@ -50,7 +54,7 @@ def read_pcap_header(inp: Input) -> PcapHeader:
 
 
 def pcap_records(
-    inp: Input, header: PcapHeader, notes: NoteLog, batch: BatchDecoder | None = None
+    inp: Input, header: PcapHeader, notes: NoteLog, batch: Batch | None = None
 ) -> Generator[RawRecord | Segment, None, int]:
     """Yield every record (a cut or absurd record header ends the file with a note); return the count.
 

@@ -12,10 +12,14 @@ from __future__ import annotations
 import struct
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..spec.segment import Segment
 from .notes import CaptureError, NoteKind, NoteLog
-from .source import MAX_RECORD, BatchDecoder, Input, RawRecord
+from .source import MAX_RECORD, Input, RawRecord
+
+if TYPE_CHECKING:  # the native fast path may not be built; only its type is needed here
+    from ._speedups import Batch
 
 __all__ = ["SHB_MAGIC", "check_section_header", "first_linktype", "pcapng_records"]
 
@@ -135,7 +139,7 @@ def _block(inp: Input, notes: NoteLog, frame: int, order: str) -> tuple[str, int
 
 
 def pcapng_records(
-    inp: Input, notes: NoteLog, batch: BatchDecoder | None = None
+    inp: Input, notes: NoteLog, batch: Batch | None = None
 ) -> Generator[RawRecord | Segment, None, int]:
     """Yield every packet of every section (notes for cut, garbage and unusable blocks); return the count.
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, BinaryIO, Protocol, runtime_checkable
 
 from ..spec.segment import Segment
 from .decode import PacketDecoder
@@ -18,7 +18,10 @@ from .linktypes import LinkDecoder, link_decoder
 from .notes import CaptureError, CaptureNote, NoteKind, NoteLog
 from .pcap import PCAP_MAGICS, PcapHeader, pcap_records, read_pcap_header
 from .pcapng import SHB_MAGIC, check_section_header, first_linktype, pcapng_records
-from .source import BatchDecoder, Input, RawRecord, Readable, Record, open_input
+from .source import Input, RawRecord, Readable, Record, open_input
+
+if TYPE_CHECKING:  # the native fast path may not be built; only its type is needed here
+    from ._speedups import Batch
 
 __all__ = ["CaptureReader", "Source", "open_capture"]
 
@@ -64,7 +67,7 @@ def _prepare(stream: Readable | BinaryIO) -> _Opened:
 
 
 def _records(
-    opened: _Opened, notes: NoteLog, batch: BatchDecoder | None = None
+    opened: _Opened, notes: NoteLog, batch: Batch | None = None
 ) -> Generator[RawRecord | Segment, None, int]:
     if opened.pcap is not None:
         return pcap_records(opened.input, opened.pcap, notes, batch)
@@ -112,7 +115,7 @@ class CaptureReader:
         except OSError as exc:
             raise CaptureError(f"cannot open {os.fspath(self._path)!s}: {exc.strerror}") from exc
 
-    def _pass(self, notes: NoteLog, batch: BatchDecoder | None = None) -> Iterator[RawRecord | Segment]:
+    def _pass(self, notes: NoteLog, batch: Batch | None = None) -> Iterator[RawRecord | Segment]:
         """The records of one pass from the start of the file; sets ``packets`` when it ends.  Raw
         records only, unless ``batch`` is the native fast path (then Segments among them)."""
         if self._path is not None:

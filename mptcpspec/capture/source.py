@@ -11,10 +11,9 @@ import gzip
 import zlib
 from typing import BinaryIO, NamedTuple, Protocol
 
-from ..spec.segment import Segment
 from .notes import CaptureError
 
-__all__ = ["CHUNK", "MAX_RECORD", "BatchDecoder", "Input", "RawRecord", "Readable", "Record", "open_input"]
+__all__ = ["CHUNK", "MAX_RECORD", "Input", "RawRecord", "Readable", "Record", "open_input"]
 
 CHUNK = 1 << 20
 """Bytes read from the file at a time."""
@@ -47,36 +46,6 @@ class Record(NamedTuple):
     def time(self) -> float:
         """Seconds since the epoch."""
         return self.ts_ns / 1e9
-
-
-class BatchDecoder(Protocol):
-    """The native fast path (``_speedups.Batch``): decodes the whole records of ``buf`` from ``pos``,
-    appending a ``Segment``, or the raw record when the Python decoder must take it, for each to ``out``,
-    and returns where it stopped (and, for pcapng, the time of the last packet)."""
-
-    def pcap(
-        self,
-        buf: bytes,
-        pos: int,
-        frame: int,
-        out: list[RawRecord | Segment],
-        little: bool,
-        ns_per_unit: int,
-        linktype: int,
-        /,
-    ) -> tuple[int, int]: ...
-
-    def pcapng(
-        self,
-        buf: bytes,
-        pos: int,
-        frame: int,
-        out: list[RawRecord | Segment],
-        little: bool,
-        interfaces: list[tuple[int, int, int, int]],
-        last_ns: int,
-        /,
-    ) -> tuple[int, int, int]: ...
 
 
 class Readable(Protocol):
