@@ -36,6 +36,7 @@ _RETIRE_AFTER = 2000  # segments a closed connection still receives before it is
 _RETIRED_FLOWS = 4096  # flows of summarised connections whose stragglers are dropped silently
 _HOSTS = "AB"
 _FIN_RST = FIN | RST
+_SYN_ACK = SYN | ACK
 _YOUNG_THRESHOLD = 100_000  # allocations between collections of the youngest generation while reading
 
 
@@ -90,12 +91,16 @@ class _Demux:
         entry = self.flows.get(key)
         if entry is not None:
             live, from_initiator = entry
-            if seg.flags & SYN and not seg.flags & ACK and self._reused(live, seg, from_initiator):
-                self._retire(live)
-                del self.retired[key]
-            else:
-                self._step(live, seg, from_initiator)
+            if seg.flags & _SYN_ACK != SYN or not self._reused(live, seg, from_initiator):
+                # the usual case, written out (this runs once per segment): ``_step``
+                found = live.monitor.step(seg, from_initiator)
+                if found:
+                    self.findings.extend(found)
+                if (seg.mptcp and not live.tokens_done) or seg.flags & _FIN_RST:
+                    self._after_step(live, seg)
                 return
+            self._retire(live)
+            del self.retired[key]
         while self.closing and self.seen - next(iter(self.closing.values())).closed_at > self.retire_after:
             self._retire(next(iter(self.closing.values())))
         if key in self.retired:
@@ -105,13 +110,17 @@ class _Demux:
         self._new_flow(key, seg)
 
     def _step(self, live: _Live, seg: Segment, from_initiator: bool) -> None:
-        monitor = live.monitor
-        found = monitor.step(seg, from_initiator)
+        found = live.monitor.step(seg, from_initiator)
         if found:
             self.findings.extend(found)
+        if (seg.mptcp and not live.tokens_done) or seg.flags & _FIN_RST:
+            self._after_step(live, seg)
+
+    def _after_step(self, live: _Live, seg: Segment) -> None:
+        """Tokens once keys appear; a connection whose subflows all ended starts its retirement."""
         if seg.mptcp and not live.tokens_done:
             self._register_tokens(live)
-        if seg.flags & _FIN_RST and not live.closed_at and monitor.closed:
+        if seg.flags & _FIN_RST and not live.closed_at and live.monitor.closed:
             live.closed_at = self.seen
             self.closing[id(live)] = live
 

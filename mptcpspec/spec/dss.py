@@ -98,7 +98,7 @@ def on_mapped_segment(m: DataContext, seg: Segment, sub: Subflow, h: int, mp: Ma
         return
     dsn = (mp.dsn + offset) & MASK64
     # Only the bytes this mapping covers: a segment coalesced on receive (GRO) may carry more.
-    length = min(seg.payload_len, data_len - offset)
+    length = seg.payload_len if seg.payload_len < data_len - offset else data_len - offset
     resent = m.data[h].advance(dsn, (dsn + length) & MASK64)
     if m.observer is not None:
         m.data_event(seg, sub, h, dsn, length, "reinjection" if resent else "data")
