@@ -14,9 +14,13 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from . import crypto
 from .rules import Level, Rule
+
+if TYPE_CHECKING:  # fallback.py imports this module
+    from .fallback import Unconfirmed
 
 __all__ = [
     "CLOSE_LAST_SUBFLOW",
@@ -333,22 +337,6 @@ def check_checksum_flag(syn_a: bool, synack_a: bool, ack_a: bool) -> bool:
 def check_fastclose_key(carried: int, receiver_key: int) -> bool:
     """``fastclose.key``: MP_FASTCLOSE carries the receiver's key (RFC 8684 §3.5)."""
     return carried == receiver_key
-
-
-@dataclass(slots=True)
-class Unconfirmed:
-    """Host X's data acknowledged without a DATA_ACK while X was unconfirmed (RFC 8684 §3.7; see
-    ``spec.fallback``).
-
-    ``frame``: the first such acknowledgment; ``conclusive``: whether the capture shows the subflow's
-    start and no sign of loss at that point; ``proof_end``: the subflow sequence number just after the
-    first such segment that carried payload or a FIN (None until one does), which X acknowledges once
-    it received it.
-    """
-
-    frame: int
-    conclusive: bool
-    proof_end: int | None = None
 
 
 class Connection:

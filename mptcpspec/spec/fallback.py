@@ -18,15 +18,32 @@ subflow, closed with a RST).  Otherwise nothing is concluded.
 
 from __future__ import annotations
 
-from .connection import ConnEvent, ConnPhase, Unconfirmed
+from dataclasses import dataclass
+
+from .connection import ConnEvent, ConnPhase
 from .context import HOSTS, Context
 from .options import Dss
 from .segment import ACK, FIN, RST, SYN, Segment
 from .subflow import Subflow
 
-__all__ = ["acked_without_data_ack", "fallback_known"]
+__all__ = ["Unconfirmed", "acked_without_data_ack", "fallback_known"]
 
 _SEQ_HALF = 1 << 31
+
+
+@dataclass(slots=True)
+class Unconfirmed:
+    """Host X's data acknowledged without a DATA_ACK while X was unconfirmed (RFC 8684 §3.7).
+
+    ``frame``: the first such acknowledgment; ``conclusive``: whether the capture shows the subflow's
+    start and no sign of loss at that point; ``proof_end``: the subflow sequence number just after the
+    first such segment that carried payload or a FIN (None until one does), which X acknowledges once
+    it received it.
+    """
+
+    frame: int
+    conclusive: bool
+    proof_end: int | None = None
 
 
 def _carries_data_ack(seg: Segment) -> bool:
