@@ -108,16 +108,18 @@ static Py_ssize_t link_offset(int linktype, const unsigned char *d, Py_ssize_t l
     }
 }
 
-/* (linktype, mul, div, offset_ns) of one interface of a pcapng section: 0, or 1 when a value does not
- * fit in 64 bits (a damaged IDB: the Python reader takes its packets), -1 on error. */
+/* (linktype, mul, div, offset_ns) of one interface of a pcapng section, given as the reader's
+ * (linktype, snaplen, mul, div, offset_ns): 0, or 1 when a value does not fit in 64 bits (a damaged IDB:
+ * the Python reader takes its packets), -1 on error. */
 static int interface_fields(PyObject *entry, long long fields[4]) {
-    if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 4) {
-        PyErr_SetString(PyExc_TypeError, "an interface is (linktype, mul, div, offset_ns)");
+    static const int items[4] = {0, 2, 3, 4};
+    if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 5) {
+        PyErr_SetString(PyExc_TypeError, "an interface is (linktype, snaplen, mul, div, offset_ns)");
         return -1;
     }
     for (int i = 0; i < 4; i++) {
         int overflow = 0;
-        fields[i] = PyLong_AsLongLongAndOverflow(PyTuple_GET_ITEM(entry, i), &overflow);
+        fields[i] = PyLong_AsLongLongAndOverflow(PyTuple_GET_ITEM(entry, items[i]), &overflow);
         if (fields[i] == -1 && PyErr_Occurred())
             return -1;
         if (overflow)
@@ -412,8 +414,9 @@ static PyObject *Batch_pcap(Batch *self, PyObject *const *args, Py_ssize_t nargs
 
 /* pcapng(buf, pos, frame, out, little, interfaces, last_ns) -> (pos, frame, last_ns)
  *
- * Enhanced Packet Blocks only, of interfaces in ``interfaces`` (a list of (linktype, mul, div, offset_ns)
- * per interface of the section, time = ts * mul // div + offset_ns) with a whole resolution (div 1).
+ * Enhanced Packet Blocks only, of interfaces in ``interfaces`` (the reader's (linktype, snaplen, mul, div,
+ * offset_ns) per interface of the section, time = ts * mul // div + offset_ns) with a whole resolution
+ * (div 1).
  * It stops at any other block, at a block cut by the buffer's end, at a trailing length that differs or a
  * packet that overruns its block: the Python reader takes that block (and its note). */
 static PyObject *Batch_pcapng(Batch *self, PyObject *const *args, Py_ssize_t nargs) {
@@ -425,8 +428,8 @@ static PyObject *Batch_pcapng(Batch *self, PyObject *const *args, Py_ssize_t nar
     long long last_ns = PyLong_AsLongLongAndOverflow(args[6], &beyond);
     if (last_ns == -1 && PyErr_Occurred())
         return NULL;
-    if (!PyList_Check(interfaces)) {
-        PyErr_SetString(PyExc_TypeError, "interfaces must be a list");
+    if (!PyList_Check(interfaces) && !PyTuple_Check(interfaces)) {
+        PyErr_SetString(PyExc_TypeError, "interfaces must be a list or a tuple");
         return NULL;
     }
     while (w.size - w.pos >= 32) {
@@ -436,10 +439,10 @@ static PyObject *Batch_pcapng(Batch *self, PyObject *const *args, Py_ssize_t nar
             w.size - w.pos < length || u32(w.little, b + length - 4) != length)
             break;
         uint32_t ifindex = u32(w.little, b + 8), caplen = u32(w.little, b + 20);
-        if (ifindex >= (uint32_t)PyList_GET_SIZE(interfaces) || (uint64_t)caplen + 32 > length)
+        if (ifindex >= (uint32_t)PySequence_Fast_GET_SIZE(interfaces) || (uint64_t)caplen + 32 > length)
             break;
         long long iface[4];
-        int unusual = interface_fields(PyList_GET_ITEM(interfaces, ifindex), iface);
+        int unusual = interface_fields(PySequence_Fast_GET_ITEM(interfaces, ifindex), iface);
         if (unusual < 0)
             return NULL;
         if (unusual)

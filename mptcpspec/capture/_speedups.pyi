@@ -1,6 +1,6 @@
 """Types of the capture reader's native fast path (``_speedups.c``)."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from ..spec.errors import OptionError
 from ..spec.options import Dss, MptcpOption
@@ -35,7 +35,7 @@ class Batch:
         frame: int,
         out: list[RawRecord | Segment],
         little: bool,
-        interfaces: list[tuple[int, int, int, int]],
+        interfaces: Sequence[tuple[int, int, int, int, int]],
         last_ns: int,
         /,
     ) -> tuple[int, int, int]: ...

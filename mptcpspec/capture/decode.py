@@ -111,8 +111,6 @@ class PacketDecoder:
 
     def admit(self, segment: Segment) -> Segment | None:
         """A Segment decoded elsewhere (the native fast path), through the same ``mptcp_only`` filter."""
-        if not self.mptcp_only:
-            return segment
         flow = (segment.src, segment.sport, segment.dst, segment.dport)
         admit = self._admit(flow, segment.flags, bool(segment.mptcp or segment.option_errors))
         if admit == _HOLD:

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from ..spec.segment import Segment
 from .notes import CaptureError, NoteKind, NoteLog
@@ -37,9 +36,9 @@ _STRUCTS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class _Interface:
-    """What an IDB says: link type, snapshot length, and ``ns = ts * mul // div + offset_ns``."""
+class _Interface(NamedTuple):
+    """What an IDB says: link type, snapshot length, and ``ns = ts * mul // div + offset_ns`` (a tuple,
+    so that the native fast path reads the same list)."""
 
     linktype: int
     snaplen: int
@@ -149,14 +148,13 @@ def pcapng_records(
     timestamp resolution is not a whole number of nanoseconds.
     """
     order, interfaces = "<", list[_Interface]()
-    table: list[tuple[int, int, int, int]] = []  # the interfaces as the fast path reads them
     head, epb, word = _STRUCTS[order]
     frame, last_ns, untimed = 0, 0, False
     decoded: list[RawRecord | Segment] = []
     while True:
         if batch is not None:
             inp.pos, frame, last_ns = batch.pcapng(
-                inp.buf, inp.pos, frame, decoded, order == "<", table, last_ns
+                inp.buf, inp.pos, frame, decoded, order == "<", interfaces, last_ns
             )
             yield from decoded
             decoded.clear()
@@ -168,7 +166,7 @@ def pcapng_records(
                 return frame
             new_order, block_type, length = block
             if block_type == _SHB:
-                order, interfaces, table = new_order, [], []
+                order, interfaces = new_order, []
                 head, epb, word = _STRUCTS[order]
             buf, pos = inp.buf, inp.pos
         inp.pos = end = pos + length
@@ -179,9 +177,7 @@ def pcapng_records(
             ifindex, ts_high, ts_low, caplen, orig_len = epb.unpack_from(buf, pos + 8)
             ts, start = (ts_high << 32) | ts_low, pos + 28
         elif block_type == _IDB and length >= 20:
-            interface = _interface(buf, pos + 8, end - 4, order)
-            interfaces.append(interface)
-            table.append((interface.linktype, interface.mul, interface.div, interface.offset_ns))
+            interfaces.append(_interface(buf, pos + 8, end - 4, order))
             continue
         elif (fields := _other_packet(block_type, buf, pos, length, order)) is not None:
             ifindex, ts, caplen, orig_len, start = fields

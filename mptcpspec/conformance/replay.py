@@ -92,12 +92,7 @@ class _Demux:
         if entry is not None:
             live, from_initiator = entry
             if seg.flags & _SYN_ACK != SYN or not self._reused(live, seg, from_initiator):
-                # the usual case, written out (this runs once per segment): ``_step``
-                found = live.monitor.step(seg, from_initiator)
-                if found:
-                    self.findings.extend(found)
-                if (seg.mptcp and not live.tokens_done) or seg.flags & _FIN_RST:
-                    self._after_step(live, seg)
+                self._step(live, seg, from_initiator)
                 return
             self._retire(live)
             del self.retired[key]
@@ -110,17 +105,13 @@ class _Demux:
         self._new_flow(key, seg)
 
     def _step(self, live: _Live, seg: Segment, from_initiator: bool) -> None:
-        found = live.monitor.step(seg, from_initiator)
+        monitor = live.monitor
+        found = monitor.step(seg, from_initiator)
         if found:
             self.findings.extend(found)
-        if (seg.mptcp and not live.tokens_done) or seg.flags & _FIN_RST:
-            self._after_step(live, seg)
-
-    def _after_step(self, live: _Live, seg: Segment) -> None:
-        """Tokens once keys appear; a connection whose subflows all ended starts its retirement."""
         if seg.mptcp and not live.tokens_done:
             self._register_tokens(live)
-        if seg.flags & _FIN_RST and not live.closed_at and live.monitor.closed:
+        if seg.flags & _FIN_RST and not live.closed_at and monitor.closed:
             live.closed_at = self.seen
             self.closing[id(live)] = live
 
