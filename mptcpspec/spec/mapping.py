@@ -250,10 +250,12 @@ class DataDirection:
             self.base = (idsn + 1) & MASK64
 
     def expand(self, value: int, wide: bool) -> int:
-        """A DSN or DATA_ACK of this direction as a 64-bit number (RFC 8684 §3.3)."""
+        """A DSN or DATA_ACK of this direction as a 64-bit number (RFC 8684 §3.3), inferred near the
+        highest DSN mapped, else the first, else the DATA_FIN (a capture that starts late may show the
+        DATA_FIN before any data); as it came when the capture shows none of them."""
         if wide:
             return value
-        near = self.top if self.top is not None else self.base
+        near = self.top if self.top is not None else self.base if self.base is not None else self.fin
         if near is None:
             return value
         return (near + ((value - near + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)) & MASK64

@@ -34,6 +34,12 @@ def test_expand_without_anchor_and_with_idsn() -> None:
     assert flow.expand(0xABCDEF, wide=True) == 0xABCDEF
 
 
+def test_expand_near_the_data_fin_when_no_data_was_seen() -> None:
+    flow = DataDirection("B>A")
+    flow.fin = 0x857C_81B1_6824_8CFF
+    assert flow.expand(0x6824_8B0B, wide=False) == 0x857C_81B1_6824_8B0B
+
+
 def test_relative_is_signed_64_bit() -> None:
     assert relative(5, 2**64 - 5) == 10 and relative(2**64 - 5, 5) == -10
 

@@ -79,3 +79,20 @@ def test_a_copy_changed_on_the_way_is_left_to_the_checksum() -> None:
 def test_a_copy_its_sender_changed_breaks_data_consistency() -> None:
     conv, _, again = _reinjected()
     assert _consistency(_changed(conv, again, checksummed=True)) == [("dss.data-consistent", again)]
+
+
+def test_a_capture_starting_at_the_data_fin_reads_32_bit_data_acks_near_it() -> None:
+    """Seen live (a capture started late): B's bare DATA_FIN, with a 64-bit DSN above 2^63, then A's
+    32-bit DATA_ACK of earlier data.  It is below the DATA_FIN, not beyond it (RFC 8684 §3.3.2)."""
+    conv = Conversation(seed=91)  # B's DSNs lie above 2^63
+    conv.connect()
+    conv.send("B", 3000)
+    fin, ack = conv.data_fin("B", ack=True)
+    dsn = next(o for o in conv.segment(fin).mptcp if type(o) is Dss).dsn
+    assert dsn is not None and dsn >= 2**63
+    conv = conv.with_option(ack, Dss(data_ack=(dsn - 500) % 2**32))
+    report = validate_segments([s for s in conv.segments if s.frame >= fin])
+    assert [f for f in report.findings if f.is_violation] == []
+    late_ack = conv.with_option(ack, Dss(data_ack=(dsn + 2) % 2**32))  # one past the DATA_FIN's ack
+    report = validate_segments([s for s in late_ack.segments if s.frame >= fin])
+    assert [f.rule.id for f in report.findings if f.is_violation] == ["data-ack.beyond-sent"]
